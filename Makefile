@@ -2,7 +2,7 @@
 GO            ?= go
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.1
-STATICCHECK_VERSION        := 2026.1
+STATICCHECK_VERSION        := v0.8.2
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 PKGS          := ./...
 
@@ -24,7 +24,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 staticcheck:
-	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@$(GOBIN)/staticcheck -version 2>/dev/null | grep -q "($(subst v,,$(STATICCHECK_VERSION)))" || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck $(PKGS)
 
 unit:
