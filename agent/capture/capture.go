@@ -1,0 +1,142 @@
+// Package capture owns the packet sources of the site agent: pcap and pcapng
+// files, live AF_PACKET sniffing with a BPF filter, and HEP v3 listeners. It
+// decodes what they carry (Ethernet, Linux cooked SLL/SLL2, raw IP, loopback,
+// VLAN tags, GRE/TEB and ERSPAN tunnels, IPv4/IPv6 fragments, TCP streams)
+// into complete SIP messages and other UDP datagrams, and hands them to a
+// Handler supplied by the consumer.
+//
+// SIP over TLS cannot be sniffed: use SIPREC or HEP for encrypted trunks.
+package capture
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// Handler consumes what a source decodes. Calls are made from the source's
+// Run goroutine, one at a time, in capture order.
+type Handler interface {
+	// SIP receives one complete SIP message.
+	SIP(m Message)
+	// Datagram receives a UDP payload that is not SIP (RTP, RTCP, ...).
+	Datagram(d Datagram)
+}
+
+// Message is one complete SIP message as seen on the wire.
+type Message struct {
+	At       time.Time
+	Src, Dst netip.AddrPort
+	// Transport is "udp", "tcp" or "hep".
+	Transport string
+	// Raw is the whole message (start line, headers, body). It is a copy the
+	// handler owns and may keep.
+	Raw []byte
+}
+
+// Datagram is one UDP payload that is not SIP.
+type Datagram struct {
+	At       time.Time
+	Src, Dst netip.AddrPort
+	// Payload aliases the capture buffer: it is valid only during the
+	// Handler.Datagram call. Copy it to keep it. This keeps the RTP path free
+	// of allocations.
+	Payload []byte
+}
+
+// Source is a packet source. Run blocks until the input ends, ctx is
+// cancelled or a fatal error occurs; a cancelled ctx returns nil.
+type Source interface {
+	Run(ctx context.Context, h Handler) error
+	// Counters returns the live counters of the source.
+	Counters() *Counters
+}
+
+// HandlerFuncs adapts two functions to a Handler; a nil function drops what
+// it would have received.
+type HandlerFuncs struct {
+	OnSIP      func(Message)
+	OnDatagram func(Datagram)
+}
+
+// SIP implements Handler.
+func (f HandlerFuncs) SIP(m Message) {
+	if f.OnSIP != nil {
+		f.OnSIP(m)
+	}
+}
+
+// Datagram implements Handler.
+func (f HandlerFuncs) Datagram(d Datagram) {
+	if f.OnDatagram != nil {
+		f.OnDatagram(d)
+	}
+}
+
+// PortRange is an inclusive UDP port range. The zero value means "no range".
+type PortRange struct {
+	Min, Max uint16
+}
+
+// Contains reports whether p is inside the range.
+func (r PortRange) Contains(p uint16) bool {
+	return r.Max != 0 && p >= r.Min && p <= r.Max
+}
+
+// Config tunes decoding. The zero value is usable: defaults are filled in.
+type Config struct {
+	// SIPPorts are the ports on which UDP and TCP traffic is treated as SIP
+	// even when a packet does not start with a SIP start line (TCP
+	// continuation segments, keep-alives). SIP on other ports is still found
+	// by its start line. Default: 5060.
+	SIPPorts []uint16
+	// RTPPorts limits which non-SIP UDP datagrams reach Handler.Datagram:
+	// zero means every one (the pipeline decides what is RTP). The sniff
+	// source also builds its BPF filter from it.
+	RTPPorts PortRange
+	// MaxTCPFlows bounds the number of TCP streams reassembled at once
+	// (default 4096); the least recently active is dropped beyond it.
+	MaxTCPFlows int
+	// MaxMessageSize bounds one SIP message on TCP (default 65535 bytes);
+	// a longer one is counted malformed and the stream resyncs.
+	MaxMessageSize int
+	// TCPIdleTimeout forgets a TCP stream idle for this long in capture
+	// time (default 5 minutes).
+	TCPIdleTimeout time.Duration
+	// FragmentTimeout drops incomplete IP fragment sets older than this in
+	// capture time (default 30 s).
+	FragmentTimeout time.Duration
+	// Logger receives warnings about malformed input (rate limited by the
+	// caller's handler if needed). Default: discard.
+	Logger *slog.Logger
+}
+
+const (
+	defaultMaxTCPFlows     = 4096
+	defaultMaxMessageSize  = 65535
+	defaultTCPIdleTimeout  = 5 * time.Minute
+	defaultFragmentTimeout = 30 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if len(c.SIPPorts) == 0 {
+		c.SIPPorts = []uint16{5060}
+	}
+	if c.MaxTCPFlows <= 0 {
+		c.MaxTCPFlows = defaultMaxTCPFlows
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = defaultMaxMessageSize
+	}
+	if c.TCPIdleTimeout <= 0 {
+		c.TCPIdleTimeout = defaultTCPIdleTimeout
+	}
+	if c.FragmentTimeout <= 0 {
+		c.FragmentTimeout = defaultFragmentTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

@@ -1,0 +1,265 @@
+package capture
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Per-stream bounds on data held out of order before we give up on the
+// missing bytes and resync at the next SIP start line.
+const (
+	maxOutOfOrderSegments = 16
+	maxOutOfOrderBytes    = 256 << 10
+)
+
+type flowKey struct {
+	src, dst netip.AddrPort
+}
+
+type pendingSegment struct {
+	seq  uint32
+	data []byte
+}
+
+// tcpStream is one direction of a TCP connection carrying SIP.
+type tcpStream struct {
+	key      flowKey
+	next     uint32 // next expected sequence number
+	buf      []byte // unframed bytes, starting at a message boundary unless resync
+	resync   bool   // discard bytes up to the next SIP start line
+	pending  []pendingSegment
+	held     int
+	lastSeen time.Time
+}
+
+// tcpStreams reassembles the byte streams of TCP connections that carry
+// SIP and frames them into messages by Content-Length. It is a bounded,
+// per-direction buffer rather than a general reassembler: SIP signalling is
+// small, in order almost always, and a lost segment costs only the messages
+// it touched.
+type tcpStreams struct {
+	d     *decoder
+	flows map[flowKey]*tcpStream
+}
+
+func newTCPStreams(d *decoder) *tcpStreams {
+	return &tcpStreams{d: d, flows: make(map[flowKey]*tcpStream)}
+}
+
+// segment handles one TCP segment. fin is FIN or RST: the stream ends after
+// its payload.
+func (t *tcpStreams) segment(src, dst netip.AddrPort, seq uint32, syn, fin bool, payload []byte) {
+	key := flowKey{src, dst}
+	s := t.flows[key]
+	if s == nil {
+		if len(payload) == 0 {
+			return
+		}
+		sipPort := t.d.isSIPPort(src.Port()) || t.d.isSIPPort(dst.Port())
+		start := startLine(payload)
+		if !sipPort && start != isSIP {
+			return // not a SIP stream as far as we can tell
+		}
+		if len(t.flows) >= t.d.cfg.MaxTCPFlows {
+			t.evictOldest()
+		}
+		s = &tcpStream{key: key, next: seq, resync: start == notSIP}
+		if s.resync {
+			// Joined mid-stream (capture started late): the first bytes
+			// finish a message we never saw the start of.
+			t.d.c.tcpResyncs.Add(1)
+		}
+		t.flows[key] = s
+	}
+	s.lastSeen = t.d.at
+	if syn {
+		s.next = seq + 1
+		s.buf, s.pending, s.held = s.buf[:0], nil, 0
+		seq++
+	}
+	if len(payload) > 0 {
+		t.data(s, seq, payload)
+	}
+	if fin {
+		delete(t.flows, key)
+	}
+}
+
+func (t *tcpStreams) data(s *tcpStream, seq uint32, payload []byte) {
+	diff := int32(seq - s.next)
+	if diff < 0 {
+		// Retransmission or overlap: keep only bytes we have not had.
+		if int(-diff) >= len(payload) {
+			return
+		}
+		payload = payload[-diff:]
+		seq = s.next
+	}
+	if diff > 0 {
+		// A gap: hold the segment until the missing bytes arrive, within
+		// bounds; then give them up and resync.
+		if len(s.pending) < maxOutOfOrderSegments && s.held+len(payload) <= maxOutOfOrderBytes {
+			s.pending = append(s.pending, pendingSegment{seq: seq, data: append([]byte(nil), payload...)})
+			s.held += len(payload)
+			return
+		}
+		t.skipGap(s)
+		t.data(s, seq, payload)
+		return
+	}
+	t.append(s, payload)
+	t.drainPending(s)
+}
+
+// append adds in-order bytes and frames what is complete. When nothing is
+// buffered, messages are framed straight from the packet and only an
+// unfinished tail is copied.
+func (t *tcpStreams) append(s *tcpStream, payload []byte) {
+	s.next += uint32(len(payload))
+	if len(s.buf) == 0 {
+		n := t.frame(s, payload)
+		s.buf = append(s.buf, payload[n:]...)
+		return
+	}
+	s.buf = append(s.buf, payload...)
+	n := t.frame(s, s.buf)
+	s.buf = s.buf[:copy(s.buf, s.buf[n:])]
+	if cap(s.buf) > 4*t.d.cfg.MaxMessageSize && len(s.buf) < t.d.cfg.MaxMessageSize {
+		s.buf = slices.Clip(s.buf) // let a huge buffer go
+	}
+}
+
+// drainPending moves held segments that are now in order into the stream.
+func (t *tcpStreams) drainPending(s *tcpStream) {
+	for len(s.pending) > 0 {
+		progressed := false
+		for i := 0; i < len(s.pending); i++ {
+			p := s.pending[i]
+			diff := int32(p.seq - s.next)
+			if diff > 0 {
+				continue
+			}
+			s.pending = slices.Delete(s.pending, i, i+1)
+			s.held -= len(p.data)
+			i--
+			if int(-diff) < len(p.data) {
+				t.append(s, p.data[-diff:])
+				progressed = true
+			}
+		}
+		if !progressed {
+			return
+		}
+	}
+}
+
+// skipGap gives up on missing bytes: the stream continues at the earliest
+// held segment and looks for the next SIP start line.
+func (t *tcpStreams) skipGap(s *tcpStream) {
+	s.buf = s.buf[:0]
+	s.resync = true
+	t.d.c.tcpResyncs.Add(1)
+	if len(s.pending) == 0 {
+		return
+	}
+	earliest := s.pending[0].seq
+	for _, p := range s.pending[1:] {
+		if int32(p.seq-earliest) < 0 {
+			earliest = p.seq
+		}
+	}
+	s.next = earliest
+	t.drainPending(s)
+}
+
+// frame emits the complete messages at the start of b and returns how many
+// bytes it consumed.
+func (t *tcpStreams) frame(s *tcpStream, b []byte) int {
+	d := t.d
+	consumed := 0
+	for {
+		rest := b[consumed:]
+		consumed += skipCRLF(rest)
+		rest = b[consumed:]
+		if len(rest) == 0 {
+			return consumed
+		}
+		if s.resync {
+			i := findStartLine(rest)
+			if i < 0 {
+				// Keep the last partial line: it may be the start of
+				// the next message.
+				last := lastLineStart(rest)
+				if len(rest)-last > maxStartLine {
+					last = len(rest)
+				}
+				return consumed + last
+			}
+			consumed += i
+			rest = rest[i:]
+			s.resync = false
+		}
+		switch startLine(rest) {
+		case needMore:
+			if len(rest) > d.cfg.MaxMessageSize {
+				d.c.malformed.Add(1)
+				s.resync = true
+				d.c.tcpResyncs.Add(1)
+				consumed++
+				continue
+			}
+			return consumed
+		case notSIP:
+			d.c.malformed.Add(1)
+			d.c.tcpResyncs.Add(1)
+			s.resync = true
+			consumed++ // never match the same line again
+			continue
+		}
+		n, res := frameMessage(rest, d.cfg.MaxMessageSize)
+		switch res {
+		case frameNeedMore:
+			return consumed
+		case frameMalformed:
+			d.c.malformed.Add(1)
+			d.c.tcpResyncs.Add(1)
+			s.resync = true
+			consumed++
+			continue
+		}
+		d.emitSIP(s.key.src, s.key.dst, "tcp", rest[:n])
+		consumed += n
+	}
+}
+
+// lastLineStart returns the offset just after the last LF in b, or 0.
+func lastLineStart(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == '\n' {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// expire forgets streams idle since before cutoff.
+func (t *tcpStreams) expire(cutoff time.Time) {
+	for k, s := range t.flows {
+		if s.lastSeen.Before(cutoff) {
+			delete(t.flows, k)
+		}
+	}
+}
+
+func (t *tcpStreams) evictOldest() {
+	var oldest flowKey
+	var at time.Time
+	first := true
+	for k, s := range t.flows {
+		if first || s.lastSeen.Before(at) {
+			oldest, at, first = k, s.lastSeen, false
+		}
+	}
+	delete(t.flows, oldest)
+}
