@@ -139,3 +139,16 @@ func snrDB(ref, got []int16) float64 {
 	}
 	return 10 * math.Log10(sig/noise)
 }
+
+func readRawFile(t testing.TB, path string) []int16 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int16, len(b)/2)
+	for i := range out {
+		out[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
+	}
+	return out
+}

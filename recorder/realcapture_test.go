@@ -1,0 +1,162 @@
+package recorder
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pion/rtp"
+
+	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
+	"github.com/reboundhq/rebound/sip/siptest"
+)
+
+func hasFlag(res *Result, f reboundv1.HealthFlag) bool { return slices.Contains(res.Flags, f) }
+
+// TestRealCaptureSpeechULaw decodes the clean 16.7 s G.711U speech capture
+// and compares the recording with sox's own decoding of the same payloads.
+func TestRealCaptureSpeechULaw(t *testing.T) {
+	dgs := readUDP(t, filepath.Join(testdataDir(t), "sipnab", "speech_8k_ulaw.pcap"))
+	r := newTestRecorder(t, nil)
+	// RTP only, no SIP: announce the sender as the caller.
+	r.Media("speech", Endpoint{Channel: reboundv1.Channel_CHANNEL_CALLER, Addr: dgs[0].src, Payloads: map[uint8]Codec{0: {"PCMU", 8000}}})
+	var ulawBytes []byte
+	for _, d := range dgs {
+		var p rtp.Packet
+		if p.Unmarshal(d.payload) == nil {
+			ulawBytes = append(ulawBytes, p.Payload...)
+		}
+	}
+	if n := replay(t, r, "speech", dgs); n != len(dgs) {
+		t.Fatalf("claimed %d of %d datagrams", n, len(dgs))
+	}
+	res, err := r.Close("speech")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Recording.Streams
+	if len(st) != 1 || st[0].Packets != 835 || st[0].Lost != 0 || st[0].Codec != "PCMU" || st[0].Channel != reboundv1.Channel_CHANNEL_CALLER {
+		t.Fatalf("streams %+v", st)
+	}
+	if !hasFlag(res, reboundv1.HealthFlag_HEALTH_FLAG_ONE_WAY_AUDIO) || hasFlag(res, reboundv1.HealthFlag_HEALTH_FLAG_SILENT_CHANNEL) {
+		t.Fatalf("flags %v", res.Flags)
+	}
+	// 835 packets of 20 ms = 16.70 s.
+	if d := res.Recording.DurationMs - 16700; d < -20 || d > 20 {
+		t.Fatalf("duration %d ms, want 16700 +- 20", res.Recording.DurationMs)
+	}
+	sox := siptest.Peer(t, "sox")
+	dir := t.TempDir()
+	ul := filepath.Join(dir, "p.ul")
+	if err := os.WriteFile(ul, ulawBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw := filepath.Join(dir, "p.raw")
+	if out, err := exec.Command(sox, "-t", "ul", "-r", "8000", "-c", "1", ul, "-e", "signed", "-b", "16", "-t", "raw", raw).CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v %s", err, out)
+	}
+	ref := readRawFile(t, raw)
+	_, left, right := readWAV(t, recPath(r, res))
+	if s := snrDB(ref, left); s < 40 {
+		t.Fatalf("SNR vs sox decoding %.1f dB, want >= 40", s)
+	}
+	for i, v := range right {
+		if v != 0 {
+			t.Fatalf("agent channel sample %d = %d in a one-way capture", i, v)
+		}
+	}
+}
+
+func TestRealCaptures(t *testing.T) {
+	dir := testdataDir(t)
+	opus := map[uint8]Codec{107: {"opus", 48000}}
+	cases := []struct {
+		file  string
+		media []Endpoint // for RTP-only captures: who sends
+		check func(t *testing.T, r *Recorder, res *Result)
+	}{
+		{file: "sipnab/SIP_DTMF2.cap", check: func(t *testing.T, r *Recorder, res *Result) {
+			var lost uint64
+			for _, s := range res.Recording.Streams {
+				lost += s.Lost
+			}
+			if lost != 2 {
+				t.Fatalf("lost %d, want the 2 real losses; streams %+v", lost, res.Recording.Streams)
+			}
+			var digits strings.Builder
+			for _, e := range res.DTMF {
+				digits.WriteString(e.Digit)
+				if e.DurationMs != 120 {
+					t.Errorf("digit %s lasts %d ms, want 120", e.Digit, e.DurationMs)
+				}
+			}
+			if digits.String() != "6789123" {
+				t.Fatalf("DTMF %q, want 6789123", digits.String())
+			}
+			if hasFlag(res, reboundv1.HealthFlag_HEALTH_FLAG_PACKET_LOSS) {
+				t.Fatalf("0.3%% loss flagged at the 1%% threshold")
+			}
+			if res.Recording.Ref == "" || res.Recording.Codec != "PCMA" {
+				t.Fatalf("recording %+v", res.Recording)
+			}
+		}},
+		{file: "sipnab/codec-negotiation.pcap", check: func(t *testing.T, r *Recorder, res *Result) {
+			// The capture starts in PCMU and the re-INVITE moves to G.722.
+			if res.Recording.Codec != "PCMU,G722" || res.Recording.SampleRate != 8000 {
+				t.Fatalf("recording %+v", res.Recording)
+			}
+			if len(res.Flags) != 0 {
+				t.Fatalf("flags %v notes %v", res.Flags, res.Notes)
+			}
+			if d := res.Recording.DurationMs; d < 5980 || d > 6040 {
+				t.Fatalf("duration %d ms, want about 6000", d)
+			}
+		}},
+		{file: "sipnab/Asterisk_ZFONE_XLITE.pcap", check: func(t *testing.T, r *Recorder, res *Result) {
+			if !hasFlag(res, reboundv1.HealthFlag_HEALTH_FLAG_ENCRYPTED_MEDIA) {
+				t.Fatalf("ZRTP call not flagged: %v", res.Flags)
+			}
+		}},
+		{file: "asterisk-testsuite/16_bit_48khz_60_fec_dropped.pcapng", media: []Endpoint{{Channel: reboundv1.Channel_CHANNEL_CALLER, Payloads: opus}}, check: func(t *testing.T, r *Recorder, res *Result) {
+			if !hasFlag(res, reboundv1.HealthFlag_HEALTH_FLAG_UNSUPPORTED_CODEC) || res.Recording.Codec != "opus" || res.Recording.Ref != "" {
+				t.Fatalf("flags %v recording %+v", res.Flags, res.Recording)
+			}
+			if s := res.Recording.Streams[0]; s.Lost != 29 || s.Packets != 2971 {
+				t.Fatalf("stream %+v, want 2971 packets and 29 lost", s)
+			}
+		}},
+		{file: "asterisk-testsuite/16_bit_48khz_60_fec_rtp.pcapng", media: []Endpoint{{Channel: reboundv1.Channel_CHANNEL_CALLER, Payloads: opus}}, check: func(t *testing.T, r *Recorder, res *Result) {
+			if s := res.Recording.Streams[0]; s.Lost != 0 || s.Packets != 3000 {
+				t.Fatalf("stream %+v", s)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			dgs := readUDP(t, filepath.Join(dir, tc.file))
+			r := newTestRecorder(t, nil)
+			for _, ep := range tc.media {
+				ep.Addr = dgs[0].src
+				r.Media("c", ep)
+			}
+			if replay(t, r, "c", dgs) == 0 {
+				t.Fatal("no datagram matched the call")
+			}
+			res, err := r.Close("c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Recording == nil {
+				t.Fatalf("no recording: %+v", res)
+			}
+			t.Logf("codec=%s rate=%d dur=%dms flags=%v notes=%v dtmf=%d", res.Recording.Codec, res.Recording.SampleRate, res.Recording.DurationMs, res.Flags, res.Notes, len(res.DTMF))
+			for _, s := range res.Recording.Streams {
+				t.Logf("  stream %+v", s)
+			}
+			tc.check(t, r, res)
+		})
+	}
+}
