@@ -28,7 +28,8 @@ type Handler interface {
 type Message struct {
 	At       time.Time
 	Src, Dst netip.AddrPort
-	// Transport is "udp", "tcp" or "hep".
+	// Transport is "udp", "tcp", "ws" (SIP over WebSocket, RFC 7118) or
+	// "hep".
 	Transport string
 	// Raw is the whole message (start line, headers, body). It is a copy the
 	// handler owns and may keep.

@@ -371,10 +371,10 @@ func (d *decoder) udpPayload(src, dst netip.AddrPort, payload []byte) {
 	}
 	if d.isSIPPort(src.Port()) || d.isSIPPort(dst.Port()) {
 		switch {
-		case skipCRLF(payload) == len(payload):
-			// RFC 5626 CRLF keep-alive.
-		case payload[0] < 4 || isZeros(payload):
-			// STUN keep-alive (RFC 5626) or a NUL ping.
+		case isKeepAlive(payload):
+			// RFC 5626 CRLF, or the blanks and NULs phones send.
+		case payload[0] < 4:
+			// STUN keep-alive (RFC 5626).
 		default:
 			d.c.malformed.Add(1)
 		}
@@ -387,9 +387,11 @@ func (d *decoder) udpPayload(src, dst netip.AddrPort, payload []byte) {
 	d.h.Datagram(Datagram{At: d.at, Src: src, Dst: dst, Payload: payload})
 }
 
-func isZeros(b []byte) bool {
+func isKeepAlive(b []byte) bool {
 	for _, c := range b {
-		if c != 0 {
+		switch c {
+		case '\r', '\n', ' ', '\t', 0:
+		default:
 			return false
 		}
 	}

@@ -35,8 +35,11 @@ func startLine(b []byte) int {
 		if len(b) >= maxStartLine {
 			return notSIP
 		}
-		// Plausible so far when the method / version token is still
-		// made of token characters.
+		// Plausible so far when it is a prefix of "SIP/2.0 " or the
+		// method token is still made of token characters.
+		if v := b[:min(len(b), len(sipVersion))]; bytes.Equal(v, []byte(sipVersion)[:len(v)]) {
+			return needMore
+		}
 		for _, c := range b[:min(len(b), 16)] {
 			if c == ' ' {
 				break

@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -25,6 +27,9 @@ type pendingSegment struct {
 // tcpStream is one direction of a TCP connection carrying SIP.
 type tcpStream struct {
 	key      flowKey
+	mode     streamMode
+	synced   bool   // next is known
+	wsMsg    []byte // WebSocket message being reassembled from frames
 	next     uint32 // next expected sequence number
 	buf      []byte // unframed bytes, starting at a message boundary unless resync
 	resync   bool   // discard bytes up to the next SIP start line
@@ -32,6 +37,15 @@ type tcpStream struct {
 	held     int
 	lastSeen time.Time
 }
+
+// streamMode says how a stream's bytes are framed.
+type streamMode uint8
+
+const (
+	modeSIP         streamMode = iota // SIP messages framed by Content-Length
+	modeWSHandshake                   // HTTP upgrade to WebSocket, then modeWS
+	modeWS                            // RFC 7118 SIP over WebSocket frames
+)
 
 // tcpStreams reassembles the byte streams of TCP connections that carry
 // SIP and frames them into messages by Content-Length. It is a bounded,
@@ -56,21 +70,31 @@ func (t *tcpStreams) segment(src, dst netip.AddrPort, seq uint32, syn, fin bool,
 		if len(payload) == 0 {
 			return
 		}
+		if isWebSocketUpgrade(payload) {
+			// SIP over WebSocket (RFC 7118): follow both directions
+			// through the HTTP upgrade.
+			s = t.add(key, &tcpStream{key: key, mode: modeWSHandshake, synced: true, next: seq})
+			rev := flowKey{dst, src}
+			if t.flows[rev] == nil {
+				t.add(rev, &tcpStream{key: rev, mode: modeWSHandshake})
+			}
+		}
+	}
+	if s == nil {
 		sipPort := t.d.isSIPPort(src.Port()) || t.d.isSIPPort(dst.Port())
 		start := startLine(payload)
 		if !sipPort && start != isSIP {
 			return // not a SIP stream as far as we can tell
 		}
-		if len(t.flows) >= t.d.cfg.MaxTCPFlows {
-			t.evictOldest()
-		}
-		s = &tcpStream{key: key, next: seq, resync: start == notSIP}
+		s = t.add(key, &tcpStream{key: key, synced: true, next: seq, resync: start == notSIP})
 		if s.resync {
 			// Joined mid-stream (capture started late): the first bytes
 			// finish a message we never saw the start of.
 			t.d.c.tcpResyncs.Add(1)
 		}
-		t.flows[key] = s
+	}
+	if !s.synced {
+		s.next, s.synced = seq, true
 	}
 	s.lastSeen = t.d.at
 	if syn {
@@ -173,9 +197,39 @@ func (t *tcpStreams) skipGap(s *tcpStream) {
 	t.drainPending(s)
 }
 
+func (t *tcpStreams) add(key flowKey, s *tcpStream) *tcpStream {
+	if len(t.flows) >= t.d.cfg.MaxTCPFlows {
+		t.evictOldest()
+	}
+	s.lastSeen = t.d.at
+	t.flows[key] = s
+	return s
+}
+
 // frame emits the complete messages at the start of b and returns how many
 // bytes it consumed.
 func (t *tcpStreams) frame(s *tcpStream, b []byte) int {
+	switch s.mode {
+	case modeWSHandshake:
+		end, sep := headerEnd(b)
+		if end < 0 {
+			if len(b) > t.d.cfg.MaxMessageSize {
+				t.d.c.malformed.Add(1)
+				s.mode, s.resync = modeSIP, true
+				return len(b)
+			}
+			return 0
+		}
+		if bytes.HasPrefix(b, []byte("HTTP/")) && !bytes.HasPrefix(b[min(len(b), 8):], []byte(" 101")) {
+			// The server refused the upgrade: nothing more to follow.
+			s.mode, s.resync = modeSIP, true
+			return end + sep
+		}
+		s.mode = modeWS
+		return end + sep + t.frame(s, b[end+sep:])
+	case modeWS:
+		return t.frameWS(s, b)
+	}
 	d := t.d
 	consumed := 0
 	for {
@@ -231,6 +285,108 @@ func (t *tcpStreams) frame(s *tcpStream, b []byte) int {
 		d.emitSIP(s.key.src, s.key.dst, "tcp", rest[:n])
 		consumed += n
 	}
+}
+
+// frameWS reads WebSocket frames (RFC 6455) and emits each complete text or
+// binary message as one SIP message (RFC 7118: one message per WebSocket
+// message).
+func (t *tcpStreams) frameWS(s *tcpStream, b []byte) int {
+	d := t.d
+	consumed := 0
+	for {
+		rest := b[consumed:]
+		if len(rest) < 2 {
+			return consumed
+		}
+		fin, op := rest[0]&0x80 != 0, rest[0]&0x0f
+		masked := rest[1]&0x80 != 0
+		n, hdr := uint64(rest[1]&0x7f), 2
+		switch n {
+		case 126:
+			if len(rest) < 4 {
+				return consumed
+			}
+			n, hdr = uint64(binary.BigEndian.Uint16(rest[2:4])), 4
+		case 127:
+			if len(rest) < 10 {
+				return consumed
+			}
+			n, hdr = binary.BigEndian.Uint64(rest[2:10]), 10
+		}
+		if masked {
+			hdr += 4
+		}
+		if n > uint64(d.cfg.MaxMessageSize) {
+			// No way to find the next frame boundary: give the stream up.
+			d.c.malformed.Add(1)
+			s.mode, s.resync = modeSIP, true
+			d.c.tcpResyncs.Add(1)
+			return len(b)
+		}
+		if len(rest) < hdr+int(n) {
+			return consumed
+		}
+		payload := rest[hdr : hdr+int(n)]
+		consumed += hdr + int(n)
+		switch op {
+		case 0, 1, 2: // continuation, text, binary
+			if op != 0 {
+				s.wsMsg = s.wsMsg[:0]
+			}
+			start := len(s.wsMsg)
+			s.wsMsg = append(s.wsMsg, payload...)
+			if masked {
+				key := rest[hdr-4 : hdr]
+				for i := range s.wsMsg[start:] {
+					s.wsMsg[start+i] ^= key[i&3]
+				}
+			}
+			if len(s.wsMsg) > d.cfg.MaxMessageSize {
+				d.c.malformed.Add(1)
+				s.wsMsg = s.wsMsg[:0]
+				continue
+			}
+			if !fin {
+				continue
+			}
+			if startLine(s.wsMsg) == isSIP {
+				d.emitSIP(s.key.src, s.key.dst, "ws", s.wsMsg)
+			} else if !isKeepAlive(s.wsMsg) {
+				d.c.malformed.Add(1)
+			}
+			s.wsMsg = s.wsMsg[:0]
+		default:
+			// Close, ping, pong: control frames carry no SIP.
+		}
+	}
+}
+
+// isWebSocketUpgrade reports whether a stream starts with an HTTP request
+// asking to upgrade to WebSocket.
+func isWebSocketUpgrade(b []byte) bool {
+	if !bytes.HasPrefix(b, []byte("GET ")) {
+		return false
+	}
+	end, _ := headerEnd(b)
+	if end < 0 {
+		end = len(b)
+	}
+	hdr := b[:end]
+	for len(hdr) > 0 {
+		nl := bytes.IndexByte(hdr, '\n')
+		var line []byte
+		if nl < 0 {
+			line, hdr = hdr, nil
+		} else {
+			line, hdr = hdr[:nl], hdr[nl+1:]
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("Upgrade")) &&
+			bytes.EqualFold(bytes.TrimSpace(value), []byte("websocket")) {
+			return true
+		}
+	}
+	return false
 }
 
 // lastLineStart returns the offset just after the last LF in b, or 0.
