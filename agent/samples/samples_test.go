@@ -388,3 +388,61 @@ func TestSeedCoversTheCalls(t *testing.T) {
 		t.Error("Pcap of an unknown call succeeded")
 	}
 }
+
+func TestWriteStream(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		side Side
+	}{{"price-shopper", CallerSide}, {"price-shopper", AgentSide}, {"abandoned-queue", CallerSide}} {
+		var buf bytes.Buffer
+		n, err := WriteStream(&buf, tc.name, tc.side)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := pcapgo.NewReader(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs := map[string]bool{}
+		count := 0
+		for {
+			data, _, err := r.ReadPacketData()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			gp := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+			ip := gp.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+			udp := gp.Layer(layers.LayerTypeUDP).(*layers.UDP)
+			var p rtp.Packet
+			if err := p.Unmarshal(udp.Payload); err != nil {
+				t.Fatal(err)
+			}
+			srcs[fmt.Sprintf("%s:%d", ip.SrcIP, udp.SrcPort)] = true
+			count++
+		}
+		if count != n || len(srcs) != 1 {
+			t.Errorf("%s side %d: %d packets (reported %d) from %v, want one source", tc.name, tc.side, count, n, srcs)
+		}
+		d := decode(t, mustCall(t, tc.name))
+		for f, want := range d.rtp {
+			if srcs[f.src.String()] && want+d.rtpEvents[f] != n {
+				t.Errorf("%s: wrote %d packets, the stream has %d", tc.name, n, want+d.rtpEvents[f])
+			}
+		}
+	}
+	if _, err := WriteStream(io.Discard, "abandoned-ringing", AgentSide); err == nil {
+		t.Error("a call the agent never answered has no agent audio, want an error")
+	}
+}
+
+func mustCall(t *testing.T, name string) Call {
+	t.Helper()
+	c, ok := CallNamed(name)
+	if !ok {
+		t.Fatalf("no call %q", name)
+	}
+	return c
+}
