@@ -156,10 +156,10 @@ func TestMessageSummary(t *testing.T) {
 
 func TestSplitList(t *testing.T) {
 	for in, want := range map[string]int{
-		``:                           1,
+		``:                            1,
 		`<sip:a,b@x>, "c, d" <sip:e>`: 2,
-		`a,b,c`:                      3,
-		`"unterminated, x`:           1,
+		`a,b,c`:                       3,
+		`"unterminated, x`:            1,
 	} {
 		if got := SplitList(in); len(got) != want {
 			t.Errorf("SplitList(%q) = %q", in, got)

@@ -21,28 +21,28 @@ func TestParse(t *testing.T) {
 		pt0      string
 	}{
 		{
-			name: "session level c, sendrecv default",
-			body: "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+			name:     "session level c, sendrecv default",
+			body:     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n",
 			endpoint: "10.0.0.1:4000", dir: SendRecv, codecs: 1, pt0: "PCMU",
 		},
 		{
-			name: "media level c overrides, IPv6, LF only",
-			body: "v=0\nc=IN IP4 10.0.0.1\nm=audio 5004 RTP/AVP 9\nc=IN IP6 2001:db8::5\na=rtpmap:9 G722/8000\na=sendonly\n",
+			name:     "media level c overrides, IPv6, LF only",
+			body:     "v=0\nc=IN IP4 10.0.0.1\nm=audio 5004 RTP/AVP 9\nc=IN IP6 2001:db8::5\na=rtpmap:9 G722/8000\na=sendonly\n",
 			endpoint: "[2001:db8::5]:5004", dir: SendOnly, hold: true, codecs: 1, pt0: "",
 		},
 		{
-			name: "old style hold",
-			body: "v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n",
+			name:     "old style hold",
+			body:     "v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n",
 			endpoint: "0.0.0.0:4000", dir: SendRecv, hold: true, pt0: "PCMU",
 		},
 		{
-			name: "session-level inactive",
-			body: "v=0\r\nc=IN IP4 192.0.2.1\r\na=inactive\r\nm=audio 4000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000/1\r\n",
+			name:     "session-level inactive",
+			body:     "v=0\r\nc=IN IP4 192.0.2.1\r\na=inactive\r\nm=audio 4000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000/1\r\n",
 			endpoint: "192.0.2.1:4000", dir: Inactive, hold: true, codecs: 1,
 		},
 		{
-			name: "opus stereo",
-			body: "v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/SAVP 111\r\na=rtpmap:111 opus/48000/2\r\na=recvonly\r\n",
+			name:     "opus stereo",
+			body:     "v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/SAVP 111\r\na=rtpmap:111 opus/48000/2\r\na=recvonly\r\n",
 			endpoint: "192.0.2.1:4000", dir: RecvOnly, codecs: 1,
 		},
 	}
