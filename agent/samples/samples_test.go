@@ -393,7 +393,8 @@ func TestWriteStream(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		side Side
-	}{{"price-shopper", CallerSide}, {"price-shopper", AgentSide}, {"abandoned-queue", CallerSide}} {
+	}{{"price-shopper", CallerSide}, {"price-shopper", AgentSide}, {"abandoned-queue", CallerSide},
+		{"abandoned-queue", PBXSide}, {"voicemail", VoicemailSide}, {"voicemail", CallerSide}} {
 		var buf bytes.Buffer
 		n, err := WriteStream(&buf, tc.name, tc.side)
 		if err != nil {

@@ -18,6 +18,11 @@ const (
 	CallerSide Side = iota + 1
 	// AgentSide is the RTP the agent's desk phone sends on the B-leg.
 	AgentSide
+	// PBXSide is what the PBX plays to the trunk on the A-leg: greetings,
+	// queue prompts, hold music and the relayed agent.
+	PBXSide
+	// VoicemailSide is what the voicemail server plays: greeting and tone.
+	VoicemailSide
 )
 
 // WriteStream writes a pcap holding only one side's RTP of the named call,
@@ -53,6 +58,10 @@ func WriteStream(w io.Writer, name string, side Side) (int, error) {
 			ok = src == site.CarrierMedia && dst == site.PBX
 		case AgentSide:
 			ok = site.Phones.Contains(src) && dst == site.PBX
+		case PBXSide:
+			ok = src == site.PBX && dst == site.CarrierMedia
+		case VoicemailSide:
+			ok = src == site.Voicemail && dst == site.PBX
 		default:
 			return 0, fmt.Errorf("unknown side %d", side)
 		}
