@@ -491,10 +491,27 @@ func (c *call) place(s *stream, ci int, at time.Time, ts uint32, marker, inOrder
 		} else {
 			s.pending = false
 		}
+	} else if diff := pos - arrival; diff > resync || diff < -resync {
+		// A reordered or duplicated-late packet whose timestamp is nowhere
+		// near its arrival: placing it would write far outside the jitter
+		// buffer (or fill hours of silence), so it is dropped.
+		s.late++
+		c.flush(at, arrival)
+		return
+	}
+	if arrival-c.end > maxSilenceFrames*rate {
+		// Capture time leapt forward by hours: refuse to fill that with
+		// silence; the gap is reported as late audio.
+		s.late++
+		return
 	}
 	c.write(s, ci, pos, pcm)
 	c.flush(at, arrival)
 }
+
+// maxSilenceFrames (in seconds of audio) bounds the silence one packet can
+// cause to be written: a capture clock that jumps by more is broken.
+const maxSilenceFrames = 2 * 3600
 
 func abs64(v int64) int64 {
 	if v < 0 {
