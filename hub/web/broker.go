@@ -74,16 +74,27 @@ func ParseEventID(s string) (index uint64, pos int, err error) {
 	return index, int(p), nil
 }
 
-// Viewer is who a live stream is for: one tenant and the permissions the
-// signed-in user holds in it.
+// Viewer is who a live stream is for: the signed-in user and, for each
+// tenant they belong to, the permissions they hold there.
 type Viewer struct {
-	Tenant string
-	Perms  map[string]bool
+	User    string
+	Tenants map[string]map[string]bool
 }
 
 func (v Viewer) allowed(e *Event) bool {
-	return e.Tenant == v.Tenant && (e.Perm == "" || v.Perms[e.Perm])
+	perms, ok := v.Tenants[e.Tenant]
+	if !ok {
+		return false
+	}
+	return e.Perm == "" || perms[e.Perm] || (e.Perm == PermSCLView && perms[PermSCLEdit])
 }
+
+// Permission keys (docs/api.md) that gate live events.
+const (
+	PermSCLView       = "scl.view"
+	PermSCLEdit       = "scl.edit"
+	PermAbandonedEdit = "abandoned.edit"
+)
 
 // subscriber is one connected stream.
 type subscriber struct {

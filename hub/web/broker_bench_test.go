@@ -17,7 +17,7 @@ import (
 func BenchmarkBrokerFanOut500(b *testing.B) {
 	const clients = 500
 	br := NewBroker(BrokerConfig{}, nil)
-	srv := streamServer(b, br, map[string]Viewer{"a": {Tenant: "a", Perms: map[string]bool{"scl.view": true}}})
+	srv := streamServer(b, br, map[string]Viewer{"a": {Tenants: map[string]map[string]bool{"a": {"scl.view": true}}}})
 	tr := &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: clients}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}

@@ -91,9 +91,9 @@ func ev(idx uint64, pos int, tenant, perm, typ, data string) Event {
 func TestBrokerFiltersByTenantAndPermission(t *testing.T) {
 	b := NewBroker(BrokerConfig{}, nil)
 	srv := streamServer(t, b, map[string]Viewer{
-		"a-scl":  {Tenant: "a", Perms: map[string]bool{"scl.view": true}},
-		"a-none": {Tenant: "a", Perms: map[string]bool{}},
-		"b-scl":  {Tenant: "b", Perms: map[string]bool{"scl.view": true}},
+		"a-scl":  {Tenants: map[string]map[string]bool{"a": {"scl.view": true}}},
+		"a-none": {Tenants: map[string]map[string]bool{"a": {}}},
+		"b-scl":  {Tenants: map[string]map[string]bool{"b": {"scl.view": true}}},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -131,7 +131,7 @@ func TestBrokerFiltersByTenantAndPermission(t *testing.T) {
 
 func TestBrokerReplaysAfterLastEventID(t *testing.T) {
 	b := NewBroker(BrokerConfig{Ring: 8}, nil)
-	srv := streamServer(t, b, map[string]Viewer{"a": {Tenant: "a"}})
+	srv := streamServer(t, b, map[string]Viewer{"a": {Tenants: map[string]map[string]bool{"a": nil}}})
 	for i := 1; i <= 5; i++ {
 		b.Publish(ev(uint64(i), 0, "a", "", "lead", fmt.Sprintf(`{"i":%d}`, i)))
 	}
@@ -161,7 +161,7 @@ func TestBrokerReplaysAfterLastEventID(t *testing.T) {
 
 func TestBrokerResetWhenRingLostEvents(t *testing.T) {
 	b := NewBroker(BrokerConfig{Ring: 3}, nil)
-	srv := streamServer(t, b, map[string]Viewer{"a": {Tenant: "a"}})
+	srv := streamServer(t, b, map[string]Viewer{"a": {Tenants: map[string]map[string]bool{"a": nil}}})
 	for i := 1; i <= 6; i++ {
 		b.Publish(ev(uint64(i), 0, "a", "", "lead", `{}`))
 	}
@@ -202,7 +202,7 @@ func TestBrokerIgnoresReplayedHookCalls(t *testing.T) {
 	b := NewBroker(BrokerConfig{}, nil)
 	b.Publish(ev(5, 0, "a", "", "x", `{}`), ev(5, 1, "a", "", "x", `{}`))
 	b.Publish(ev(5, 1, "a", "", "x", `{}`), ev(4, 0, "a", "", "x", `{}`), ev(6, 0, "a", "", "x", `{}`))
-	s, replay, _ := b.subscribe(Viewer{Tenant: "a"}, true, 0, 0)
+	s, replay, _ := b.subscribe(Viewer{Tenants: map[string]map[string]bool{"a": nil}}, true, 0, 0)
 	defer b.unsubscribe(s)
 	var ids []string
 	for _, e := range replay {
@@ -215,7 +215,7 @@ func TestBrokerIgnoresReplayedHookCalls(t *testing.T) {
 
 func TestBrokerDropsSlowSubscriber(t *testing.T) {
 	b := NewBroker(BrokerConfig{Buffer: 2}, nil)
-	s, _, _ := b.subscribe(Viewer{Tenant: "a"}, false, 0, 0)
+	s, _, _ := b.subscribe(Viewer{Tenants: map[string]map[string]bool{"a": nil}}, false, 0, 0)
 	for i := 1; i <= 3; i++ {
 		b.Publish(ev(uint64(i), 0, "a", "", "x", `{}`))
 	}
@@ -232,7 +232,7 @@ func TestBrokerDropsSlowSubscriber(t *testing.T) {
 
 func TestBrokerRejectsBadLastEventID(t *testing.T) {
 	b := NewBroker(BrokerConfig{}, nil)
-	srv := streamServer(t, b, map[string]Viewer{"a": {Tenant: "a"}})
+	srv := streamServer(t, b, map[string]Viewer{"a": {Tenants: map[string]map[string]bool{"a": nil}}})
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"?as=a", nil)
 	req.Header.Set("Last-Event-ID", "garbage")
 	resp, err := http.DefaultClient.Do(req)

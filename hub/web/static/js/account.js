@@ -1,0 +1,31 @@
+// My Account: who am I, my roles, password change, notification channels.
+import * as api from './api.js';
+import { h, $, clear } from './dom.js';
+
+export async function start() {
+  const me = api.current();
+  const root = $('#account');
+  const cur = h('input', { type: 'password', id: 'pw-current', autocomplete: 'current-password' });
+  const nw = h('input', { type: 'password', id: 'pw-new', autocomplete: 'new-password', minlength: '8' });
+  const again = h('input', { type: 'password', id: 'pw-again', autocomplete: 'new-password' });
+  const msg = h('p', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'card', 'aria-label': 'Change password' }, h('h2', {}, 'Change password'),
+    h('div', { class: 'grid-form' }, h('label', { for: cur.id }, 'Current password'), cur, h('span'),
+      h('label', { for: nw.id }, 'New password (8 or more characters)'), nw, h('span'),
+      h('label', { for: again.id }, 'New password again'), again, h('span')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Change password')), msg);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (nw.value.length < 8) { clear(msg, h('span', { class: 'error' }, 'The new password needs 8 or more characters.')); return; }
+    if (nw.value !== again.value) { clear(msg, h('span', { class: 'error' }, 'The two new passwords differ.')); return; }
+    try {
+      await api.post('/api/v1/auth/password', { currentPassword: cur.value, newPassword: nw.value });
+      clear(msg, h('span', { class: 'ok' }, 'Password changed.'));
+      form.reset();
+    } catch (x) { clear(msg, h('span', { class: 'error' }, x.status === 401 || x.status === 403 ? 'The current password is wrong.' : x.message)); }
+  });
+  clear(root,
+    h('div', { class: 'card' }, h('h2', {}, me.user?.displayName || me.user?.username),
+      h('ul', {}, (me.memberships || []).map((m) => h('li', {}, `${m.tenantName}: ${m.role}`)))),
+    form);
+}
