@@ -1,0 +1,206 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
+	"go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+type fixture struct {
+	t     *testing.T
+	l     *Local
+	now   time.Time
+	admin string
+	ten   string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{t: t, now: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)}
+	l, err := OpenLocal(filepath.Join(t.TempDir(), "s.db"), New(nil), func() time.Time { return f.now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	f.l = l
+	var br BootstrapResult
+	f.must(CmdBootstrap, "", BootstrapBody{TenantName: "Acme", Username: "root", PasswordHash: "x"}, &br)
+	f.admin, f.ten = br.UserID, br.TenantID
+	return f
+}
+
+func (f *fixture) apply(typ, tenant string, body any) *reboundv1.CommandOutcome {
+	f.t.Helper()
+	var b []byte
+	switch v := body.(type) {
+	case []byte:
+		b = v
+	default:
+		b, _ = json.Marshal(v)
+	}
+	outs, err := f.l.Apply(context.Background(), &reboundv1.Command{Type: typ, TenantId: tenant, Actor: f.admin, Body: b})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return outs[0]
+}
+
+func (f *fixture) must(typ, tenant string, body, out any) {
+	f.t.Helper()
+	o := f.apply(typ, tenant, body)
+	if e := OutcomeError(o); e != nil {
+		f.t.Fatalf("%s: %v (%s)", typ, e, e.Code)
+	}
+	if out != nil {
+		if err := json.Unmarshal(o.Result, out); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+func record(id, caller string, outcome reboundv1.Outcome, start time.Time, talk time.Duration) []byte {
+	r := &reboundv1.CallRecord{RecordId: id + "-r1", CallId: id, Revision: 1, Direction: reboundv1.Direction_DIRECTION_INBOUND,
+		CallerNumber: caller, DialledNumber: "+15125550111", StartedAt: timestamppb.New(start),
+		EndedAt: timestamppb.New(start.Add(20*time.Second + talk)), Outcome: outcome, TalkMs: talk.Milliseconds(),
+		WaitMs: 20_000, AgentExtension: "201", Queue: "Service"}
+	b, _ := proto.Marshal(r)
+	return b
+}
+
+func TestLeadLifecycle(t *testing.T) {
+	f := newFixture(t)
+	on := true
+	f.must(CmdSettingsUpdate, f.ten, SettingsPatch{SCLEnabled: &on}, nil)
+	var ing IngestResult
+	f.must(CmdCallIngest, f.ten, record("c1", "+1 512 555 0199", reboundv1.Outcome_OUTCOME_ANSWERED, f.now, 3*time.Minute), &ing)
+	if !ing.ACWOpen {
+		t.Fatalf("answered inbound call did not open ACW: %+v", ing)
+	}
+	// Idempotent by record id.
+	var dup IngestResult
+	f.must(CmdCallIngest, f.ten, record("c1", "+1 512 555 0199", reboundv1.Outcome_OUTCOME_ANSWERED, f.now, 3*time.Minute), &dup)
+	if !dup.Duplicate {
+		t.Fatal("second ingest of the same record was not a duplicate")
+	}
+	var due []string
+	f.l.View(context.Background(), false, func(tx *bbolt.Tx) error {
+		due = DueACW(tx, f.now.Add(4*time.Minute).UnixMilli(), 10)
+		return nil
+	})
+	if len(due) != 0 {
+		t.Fatalf("ACW due before the window ended: %v", due)
+	}
+	f.now = f.now.Add(9 * time.Minute)
+	f.l.View(context.Background(), false, func(tx *bbolt.Tx) error {
+		due = DueACW(tx, f.now.UnixMilli(), 10)
+		return nil
+	})
+	if len(due) != 1 || due[0] != "c1" {
+		t.Fatalf("due = %v", due)
+	}
+	o := f.apply(CmdCallClassify, f.ten, ClassifyBody{CallID: "c1", Type: TypeUnbooked})
+	if e := OutcomeError(o); e == nil || e.Code != CodeConflict {
+		t.Fatalf("classification after the window: %v", e)
+	}
+	var rr ReviewResult
+	f.must(CmdCallReview, f.ten, ReviewBody{CallID: "c1", Probability: 0.8, Flagged: true, Summary: "price", Reviewer: "test"}, &rr)
+	if rr.LeadID == "" {
+		t.Fatalf("no lead: %+v", rr)
+	}
+	var lead Lead
+	f.l.View(context.Background(), false, func(tx *bbolt.Tx) error {
+		l, _, _ := GetLead(tx, rr.LeadID)
+		lead = *l
+		return nil
+	})
+	if lead.Type != TypeUnbooked || lead.Status != LeadNew || lead.Phone != "5125550199" {
+		t.Fatalf("lead = %+v", lead)
+	}
+	// Manual final status refused; job closes it as booked elsewhere (no callback).
+	if e := OutcomeError(f.apply(CmdLeadStatus, f.ten, ItemBody{ID: lead.ID, Status: LeadJobBookedSCL})); e == nil || e.Field != "status" {
+		t.Fatalf("manual Job booked: %v", e)
+	}
+	var jr JobResult
+	f.must(CmdJobCreate, f.ten, JobBody{Phone: "5125550199"}, &jr)
+	if len(jr.ClosedLeads) != 1 || jr.ClosedLeads[0].Status != LeadJobBookedElsewhr {
+		t.Fatalf("job result %+v", jr)
+	}
+	if e := OutcomeError(f.apply(CmdLeadNote, f.ten, ItemBody{ID: lead.ID, Text: "x"})); e == nil || e.Code != CodeConflict {
+		t.Fatalf("note on a final lead: %v", e)
+	}
+}
+
+func TestAbandonedRules(t *testing.T) {
+	f := newFixture(t)
+	short := 10
+	f.must(CmdSettingsUpdate, f.ten, SettingsPatch{ShortAbandonSeconds: &short}, nil)
+	r := &reboundv1.CallRecord{RecordId: "s-r", CallId: "s", Outcome: reboundv1.Outcome_OUTCOME_ABANDONED, CallerNumber: "5550001",
+		StartedAt: timestamppb.New(f.now), EndedAt: timestamppb.New(f.now.Add(3 * time.Second)), WaitMs: 3000}
+	b, _ := proto.Marshal(r)
+	var ing IngestResult
+	f.must(CmdCallIngest, f.ten, b, &ing)
+	if ing.Dropped == "" || ing.AbandonedID != "" {
+		t.Fatalf("short abandon kept: %+v", ing)
+	}
+	f.must(CmdCallIngest, f.ten, record("ab", "5550002", reboundv1.Outcome_OUTCOME_ABANDONED, f.now, 0), &ing)
+	if ing.AbandonedID == "" {
+		t.Fatal("abandon not queued")
+	}
+	vm := record("vm", "5550002", reboundv1.Outcome_OUTCOME_VOICEMAIL, f.now, 0)
+	var vmr IngestResult
+	f.must(CmdCallIngest, f.ten, vm, &vmr)
+	if vmr.AbandonedID != "" {
+		t.Fatal("voicemail entered the abandoned queue")
+	}
+	// A short answered call does not resolve it, a long one does.
+	var a1, a2 IngestResult
+	f.must(CmdCallIngest, f.ten, record("ans1", "5550002", reboundv1.Outcome_OUTCOME_ANSWERED, f.now.Add(time.Hour), 20*time.Second), &a1)
+	f.must(CmdCallIngest, f.ten, record("ans2", "5550002", reboundv1.Outcome_OUTCOME_ANSWERED, f.now.Add(2*time.Hour), 45*time.Second), &a2)
+	if len(a1.AutoResolved) != 0 || len(a2.AutoResolved) != 1 || a2.AutoResolved[0] != ing.AbandonedID {
+		t.Fatalf("auto-resolve: %v %v", a1.AutoResolved, a2.AutoResolved)
+	}
+}
+
+// Two replicas applying the same commands end with byte-identical state.
+func TestDeterministic(t *testing.T) {
+	var dumps [][]byte
+	for i := 0; i < 2; i++ {
+		f := newFixture(t)
+		on := true
+		f.must(CmdSettingsUpdate, f.ten, SettingsPatch{SCLEnabled: &on}, nil)
+		f.must(CmdCustomerCreate, f.ten, CustomerBody{Name: ptr("A"), Phones: &[]string{"5125550199"}}, nil)
+		f.must(CmdCustomerCreate, f.ten, CustomerBody{Name: ptr("B"), Phones: &[]string{"5125550199"}}, nil)
+		f.must(CmdCallIngest, f.ten, record("c1", "5125550199", reboundv1.Outcome_OUTCOME_ANSWERED, f.now, 2*time.Minute), nil)
+		f.must(CmdCallReview, f.ten, ReviewBody{CallID: "c1", Probability: 0.9, Flagged: true}, nil)
+		var buf bytes.Buffer
+		f.l.View(context.Background(), false, func(tx *bbolt.Tx) error {
+			return tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+				return b.ForEach(func(k, v []byte) error {
+					buf.Write(name)
+					buf.Write(k)
+					buf.Write(v)
+					return nil
+				})
+			})
+		})
+		dumps = append(dumps, buf.Bytes())
+		var c *Call
+		f.l.View(context.Background(), false, func(tx *bbolt.Tx) error { c, _, _ = GetCall(tx, "c1"); return nil })
+		if !c.PossibleIncorrectMatch || len(c.Candidates) != 2 {
+			t.Fatalf("two customers with the caller's phone: %+v", c)
+		}
+	}
+	if !bytes.Equal(dumps[0], dumps[1]) {
+		t.Fatal("replicas diverged")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
