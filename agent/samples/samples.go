@@ -116,6 +116,47 @@ func Replay(w io.Writer, start time.Time, gap time.Duration, names ...string) (t
 	return last, nil
 }
 
+// Mix writes one uncompressed Ethernet pcap to w in which the given calls
+// (all of them when names is empty) start every apart, from start on, and
+// overlap as on a busy line: their packets are interleaved in time order.
+// Each call keeps its own timing exactly. It returns the timestamp of the last
+// packet written.
+func Mix(w io.Writer, start time.Time, every time.Duration, names ...string) (time.Time, error) {
+	if len(names) == 0 {
+		for _, c := range Calls() {
+			names = append(names, c.Name)
+		}
+	}
+	var all []Packet
+	for i, n := range names {
+		pkts, err := Packets(n)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if len(pkts) == 0 {
+			continue
+		}
+		shift := start.Add(time.Duration(i) * every).Sub(pkts[0].Info.Timestamp)
+		for _, p := range pkts {
+			p.Info.Timestamp = p.Info.Timestamp.Add(shift)
+			all = append(all, p)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Info.Timestamp.Before(all[j].Info.Timestamp) })
+	pw := pcapgo.NewWriterNanos(w)
+	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		return time.Time{}, fmt.Errorf("mix: %w", err)
+	}
+	last := start
+	for _, p := range all {
+		if err := pw.WritePacket(p.Info, p.Data); err != nil {
+			return time.Time{}, fmt.Errorf("mix: %w", err)
+		}
+		last = p.Info.Timestamp
+	}
+	return last, nil
+}
+
 // Duration is the time from the first to the last packet of the named call.
 func Duration(name string) (time.Duration, error) {
 	pkts, err := Packets(name)

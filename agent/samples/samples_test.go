@@ -447,3 +447,49 @@ func mustCall(t *testing.T, name string) Call {
 	}
 	return c
 }
+
+func TestMixOverlapsCalls(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	every := 3 * time.Second
+	names := []string{"renter", "voicemail", "abandoned-ringing"}
+	last, err := Mix(&buf, start, every, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pcapgo.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, want := 0, 0
+	var prev time.Time
+	for {
+		_, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.Timestamp.Before(prev) {
+			t.Fatalf("packet %d goes back in time", n)
+		}
+		prev = ci.Timestamp
+		n++
+	}
+	var wantLast time.Time
+	for i, name := range names {
+		p, _ := Packets(name)
+		want += len(p)
+		d, _ := Duration(name)
+		if end := start.Add(time.Duration(i)*every + d); end.After(wantLast) {
+			wantLast = end
+		}
+	}
+	if n != want {
+		t.Errorf("%d packets, want %d", n, want)
+	}
+	if !last.Equal(wantLast) || !prev.Equal(wantLast) {
+		t.Errorf("last packet %v (returned %v), want %v", prev, last, wantLast)
+	}
+}
