@@ -1,0 +1,190 @@
+//go:build linux
+
+package capture
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/reboundhq/rebound/sip/siptest"
+)
+
+// liveCollector is a Handler safe to read while Run is running.
+type liveCollector struct {
+	mu    sync.Mutex
+	msgs  []Message
+	dgs   []Datagram
+	probe uint16
+}
+
+func (c *liveCollector) SIP(m Message) {
+	c.mu.Lock()
+	c.msgs = append(c.msgs, m)
+	c.mu.Unlock()
+}
+
+func (c *liveCollector) Datagram(d Datagram) {
+	c.mu.Lock()
+	d.Payload = bytes.Clone(d.Payload)
+	c.dgs = append(c.dgs, d)
+	c.mu.Unlock()
+}
+
+func (c *liveCollector) snapshot() ([]Message, []Datagram) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Message(nil), c.msgs...), append([]Datagram(nil), c.dgs...)
+}
+
+// requireAFPacket skips when this process may not open AF_PACKET sockets.
+func requireAFPacket(t *testing.T) {
+	t.Helper()
+	tp, err := afpacket.NewTPacket(afpacket.OptInterface("lo"), afpacket.OptTPacketVersion(afpacket.TPacketVersion3))
+	if err != nil {
+		t.Skipf("AF_PACKET capture on lo unavailable (needs CAP_NET_RAW): %v", err)
+	}
+	tp.Close()
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSniffLoopbackSipp sniffs lo while two real sipp instances place three
+// calls over UDP and then three over TCP, and checks that every message is
+// seen exactly once and RTP-range datagrams pass the BPF filter while other
+// UDP does not.
+func TestSniffLoopbackSipp(t *testing.T) {
+	requireAFPacket(t)
+	sipp := siptest.Peer(t, "sipp")
+	uasUDP, uacUDP := siptest.FreeUDPPort(t), siptest.FreeUDPPort(t)
+	uasTCP, uacTCP := siptest.FreeTCPPort(t), siptest.FreeTCPPort(t)
+	rtpPort := siptest.FreeUDPPort(t)
+	otherPort := siptest.FreeUDPPort(t)
+	if otherPort >= rtpPort-5 && otherPort <= rtpPort+5 {
+		t.Skip("free ports too close together for the range test")
+	}
+	c := &liveCollector{}
+	s := &Sniff{Interface: "lo", Config: Config{
+		SIPPorts: []uint16{uint16(uasUDP), uint16(uacUDP), uint16(uasTCP), uint16(uacTCP)},
+		RTPPorts: PortRange{Min: uint16(rtpPort - 5), Max: uint16(rtpPort + 5)},
+	}}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, c) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sniff: %v", err)
+		}
+	}()
+
+	// Readiness: send probes into the RTP range until one is seen.
+	conn, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(rtpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitFor(t, "the sniffer to see a probe", 10*time.Second, func() bool {
+		_, _ = conn.Write(rtpPacket(1))
+		_, dgs := c.snapshot()
+		return len(dgs) > 0
+	})
+	// Out-of-range UDP must be filtered in the kernel.
+	other, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(otherPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, _ = other.Write([]byte("not for us"))
+
+	for _, tc := range []struct {
+		transport, flag string
+		uas, uac        int
+	}{
+		{"udp", "u1", uasUDP, uacUDP},
+		{"tcp", "t1", uasTCP, uacTCP},
+	} {
+		before, _ := c.snapshot()
+		uas := exec.CommandContext(ctx, sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(tc.uas), "-t", tc.flag, "-m", "3", "-nostdin", "-timeout", "30s", "-timeout_error")
+		var uasOut bytes.Buffer
+		uas.Stdout, uas.Stderr = &uasOut, &uasOut
+		if err := uas.Start(); err != nil {
+			t.Fatal(err)
+		}
+		uac := exec.CommandContext(ctx, sipp, "-sn", "uac", "127.0.0.1:"+strconv.Itoa(tc.uas), "-i", "127.0.0.1", "-p", strconv.Itoa(tc.uac), "-t", tc.flag, "-m", "3", "-r", "10", "-d", "100", "-nostdin", "-timeout", "30s", "-timeout_error")
+		if out, err := uac.CombinedOutput(); err != nil {
+			t.Fatalf("sipp uac over %s: %v\n%s", tc.transport, err, out)
+		}
+		// The UAC succeeded, so every call completed. The UAS may still
+		// report failure over TCP: the UAC closing the connection aborts
+		// the UAS's final pause.
+		if err := uas.Wait(); err != nil {
+			t.Logf("sipp uas over %s: %v", tc.transport, err)
+		}
+		// 3 calls x (INVITE 180 200 ACK BYE 200): sipp's built-in
+		// UAS sends no 100 Trying.
+		const want = 3 * 6
+		waitFor(t, fmt.Sprintf("%d %s messages", want, tc.transport), 10*time.Second, func() bool {
+			msgs, _ := c.snapshot()
+			return len(msgs)-len(before) >= want
+		})
+		msgs, _ := c.snapshot()
+		msgs = msgs[len(before):]
+		if len(msgs) != want {
+			t.Errorf("%s: %d messages, want %d (each once)", tc.transport, len(msgs), want)
+		}
+		invites := 0
+		uasAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(tc.uas))
+		for _, m := range msgs {
+			if m.Transport != tc.transport {
+				t.Errorf("transport %q, want %q", m.Transport, tc.transport)
+			}
+			if m.Src != uasAddr && m.Dst != uasAddr {
+				t.Errorf("message %v -> %v does not involve the UAS %v", m.Src, m.Dst, uasAddr)
+			}
+			if bytes.HasPrefix(m.Raw, []byte("INVITE ")) {
+				invites++
+			}
+		}
+		if invites != 3 {
+			t.Errorf("%s: %d INVITEs, want 3", tc.transport, invites)
+		}
+	}
+	_, dgs := c.snapshot()
+	for _, d := range dgs {
+		if int(d.Dst.Port()) == otherPort {
+			t.Errorf("datagram to port %d passed the filter", otherPort)
+		}
+	}
+	if st := s.Counters().Snapshot(); st.Malformed != 0 || st.SIPMessages != 36 {
+		t.Errorf("stats %+v, want 36 SIP messages and nothing malformed", st)
+	}
+}
+
+// TestSniffMissingInterface checks the error for an interface that does not
+// exist.
+func TestSniffMissingInterface(t *testing.T) {
+	s := &Sniff{Interface: "rebound-no-such-if0"}
+	err := s.Run(t.Context(), HandlerFuncs{})
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("capture: sniff rebound-no-such-if0")) {
+		t.Fatalf("error %v, want one naming the interface", err)
+	}
+}
