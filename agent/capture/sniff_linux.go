@@ -104,4 +104,3 @@ func (s *Sniff) readDrops(tp *afpacket.TPacket) {
 		s.counters.kernelDrops.Store(uint64(v3.Drops()))
 	}
 }
-
