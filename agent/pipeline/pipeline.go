@@ -1,0 +1,220 @@
+// Package pipeline owns the site agent's path from captured packets to call
+// records: it parses SIP with sipgo, feeds the dialog tracker, lets the calls
+// engine correlate and classify, routes RTP to the recorder by the SDP media
+// endpoints, and hands each finished CallRecord to a callback.
+//
+// It implements capture.Handler. Capture time drives every clock, so
+// replaying a pcap is deterministic. Malformed SIP is counted and logged,
+// never fatal.
+package pipeline
+
+import (
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/reboundhq/rebound/agent/calls"
+	"github.com/reboundhq/rebound/agent/capture"
+	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
+	"github.com/reboundhq/rebound/recorder"
+	"github.com/reboundhq/rebound/sip/dialog"
+)
+
+// Options wires a pipeline.
+type Options struct {
+	// SiteID goes into every record and into the record ids.
+	SiteID string
+	// Calls are the outcome, direction, correlation and timeout rules.
+	Calls calls.Config
+	// Recorder, when set, receives the media endpoints and every datagram,
+	// and each record gets its Recording.
+	Recorder *recorder.Recorder
+	// Emit receives every finished record, in order, from the goroutine
+	// that feeds the pipeline.
+	Emit func(*reboundv1.CallRecord)
+	// Logger receives warnings about malformed input. Default: discard.
+	Logger *slog.Logger
+}
+
+// Stats are the pipeline's counters.
+type Stats struct {
+	SIPMessages, MalformedSIP, Datagrams, UnmatchedRTP uint64
+	Dialog                                             dialog.Stats
+	Calls                                              calls.Stats
+}
+
+// Pipeline is a capture.Handler. Its methods must be called from one
+// goroutine at a time (a capture source's Run does so).
+type Pipeline struct {
+	opts    Options
+	log     *slog.Logger
+	parser  *sip.Parser
+	tracker *dialog.Tracker
+	engine  *calls.Engine
+	rec     *recorder.Recorder
+
+	// The counters are atomic so a metrics scrape can read them live.
+	malformed  atomic.Uint64
+	sipCount   atomic.Uint64
+	datagrams  atomic.Uint64
+	unmatched  atomic.Uint64
+	lastAdvSec int64
+	last       time.Time
+}
+
+var _ capture.Handler = (*Pipeline)(nil)
+
+// New builds a pipeline; the calls rules are validated here.
+func New(opts Options) (*Pipeline, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pipeline{opts: opts, log: log, parser: sip.NewParser(), rec: opts.Recorder}
+	eng, err := calls.New(opts.Calls, opts.SiteID, log, p.finished)
+	if err != nil {
+		return nil, err
+	}
+	p.engine = eng
+	p.tracker = dialog.New(opts.Calls.Dialog(), dialog.Hooks{
+		Started: eng.LegStarted,
+		Media:   p.media,
+		Ended:   eng.LegEnded,
+	})
+	return p, nil
+}
+
+// SIP implements capture.Handler.
+func (p *Pipeline) SIP(m capture.Message) {
+	p.sipCount.Add(1)
+	msg, err := p.parser.ParseSIP(m.Raw)
+	if err != nil || msg.CallID() == nil || msg.CSeq() == nil || msg.From() == nil || msg.To() == nil {
+		n := p.malformed.Add(1)
+		if n <= 100 || n%1000 == 0 {
+			p.log.Warn("malformed SIP message", "src", m.Src, "dst", m.Dst, "transport", m.Transport,
+				"bytes", len(m.Raw), "err", errString(err), "malformed_total", n)
+		}
+		p.advance(m.At)
+		return
+	}
+	p.tracker.Message(m.At, m.Src, m.Dst, m.Transport, msg)
+	p.advanceCalls(m.At)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "missing Call-ID, CSeq, From or To"
+	}
+	return err.Error()
+}
+
+// Datagram implements capture.Handler. It does not allocate.
+func (p *Pipeline) Datagram(d capture.Datagram) {
+	p.datagrams.Add(1)
+	if p.rec != nil && !p.rec.Packet(d.At, d.Src, d.Dst, d.Payload) {
+		p.unmatched.Add(1)
+	}
+	if sec := d.At.Unix(); sec != p.lastAdvSec {
+		p.advance(d.At)
+	}
+}
+
+// advance moves capture time at most once per second of capture for RTP.
+func (p *Pipeline) advance(at time.Time) {
+	p.lastAdvSec = at.Unix()
+	p.tracker.Advance(at)
+	p.advanceCalls(at)
+}
+
+func (p *Pipeline) advanceCalls(at time.Time) {
+	if at.After(p.last) {
+		p.last = at
+	}
+	p.engine.Advance(p.tracker.Now())
+}
+
+// Flush closes every dialog and emits every call (end of input). at is the
+// capture time of the end; zero means the last time seen.
+func (p *Pipeline) Flush(at time.Time) {
+	if at.IsZero() || at.Before(p.last) {
+		at = p.last
+	}
+	p.tracker.Flush(at)
+	p.engine.Flush(at)
+}
+
+// Stats returns the counters. The dialog and calls counters are only
+// consistent when read from the feeding goroutine or after the input ended.
+func (p *Pipeline) Stats() Stats {
+	return Stats{
+		SIPMessages:  p.sipCount.Load(),
+		MalformedSIP: p.malformed.Load(),
+		Datagrams:    p.datagrams.Load(),
+		UnmatchedRTP: p.unmatched.Load(),
+		Dialog:       p.tracker.Stats(),
+		Calls:        p.engine.Stats(),
+	}
+}
+
+// media tells the recorder about a new SDP endpoint of a recorded leg.
+func (p *Pipeline) media(d *dialog.Dialog, ep dialog.MediaEndpoint) {
+	if p.rec == nil {
+		return
+	}
+	ch, ok := p.engine.ChannelFor(d, ep.Side)
+	if !ok {
+		return
+	}
+	addr := ep.Media.Endpoint()
+	if !addr.IsValid() || addr.Port() == 0 || addr.Addr().IsUnspecified() {
+		return
+	}
+	payloads := make(map[uint8]recorder.Codec, len(ep.Media.Payloads))
+	for _, pt := range ep.Media.Payloads {
+		if c, ok := ep.Media.Codec(pt); ok {
+			payloads[pt] = recorder.Codec{Name: c.Name, ClockRate: c.Rate}
+		}
+	}
+	p.rec.Media(d.CallID, recorder.Endpoint{Channel: ch, Addr: netip.AddrPortFrom(addr.Addr(), addr.Port()), Payloads: payloads, Secure: ep.Media.Secure})
+}
+
+// finished attaches the recording and emits the record.
+func (p *Pipeline) finished(r calls.Result) {
+	rec := r.Record
+	if p.rec != nil {
+		res, err := p.rec.Close(r.Primary)
+		if err != nil {
+			p.log.Warn("recording failed", "call_id", rec.CallId, "err", err)
+			rec.Health.Notes = append(rec.Health.Notes, "recording failed: "+err.Error())
+		}
+		if res != nil {
+			rec.Recording = res.Recording
+			for _, f := range res.Flags {
+				addFlag(rec.Health, f)
+			}
+			rec.Dtmf = res.DTMF
+			rec.Health.Notes = append(rec.Health.Notes, res.Notes...)
+			rec.Health.MalformedPackets += res.MalformedPackets
+		}
+		for _, leg := range r.Legs[1:] {
+			if leg != r.Primary {
+				_, _ = p.rec.Close(leg)
+			}
+		}
+	}
+	if p.opts.Emit != nil {
+		p.opts.Emit(rec)
+	}
+}
+
+func addFlag(h *reboundv1.CaptureHealth, f reboundv1.HealthFlag) {
+	for _, x := range h.Flags {
+		if x == f {
+			return
+		}
+	}
+	h.Flags = append(h.Flags, f)
+}
