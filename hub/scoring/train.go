@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Split names which part of a labelled corpus a call belongs to. It hashes
@@ -211,19 +212,46 @@ func fit(data []sparse, w0 []float64, b0 float64, opt TrainOptions) ([]float64, 
 	if len(w0) > 0 && b0 != 0 {
 		bl *= biasLambdaFactor
 	}
+	// The gradient is summed over a fixed number of chunks, each on its own
+	// goroutine, then added in chunk order: parallel, yet the float sums (and
+	// so the model bytes) do not depend on the machine's core count.
+	const chunks = 8
+	cg := make([][]float64, chunks)
+	cgb := make([]float64, chunks)
+	for c := range cg {
+		cg[c] = make([]float64, len(w))
+	}
+	per := (len(data) + chunks - 1) / chunks
 	for it := 1; it <= opt.Iterations; it++ {
+		var wg sync.WaitGroup
+		for c := range chunks {
+			lo, hi := min(c*per, len(data)), min((c+1)*per, len(data))
+			wg.Go(func() {
+				gc := cg[c]
+				clear(gc)
+				sb := 0.0
+				for _, s := range data[lo:hi] {
+					z := b
+					for k, i := range s.idx {
+						z += w[i] * s.val[k]
+					}
+					d := sigmoid(z) - s.y
+					sb += d
+					for k, i := range s.idx {
+						gc[i] += d * s.val[k]
+					}
+				}
+				cgb[c] = sb
+			})
+		}
+		wg.Wait()
 		clear(g)
 		gb := 0.0
-		for _, s := range data {
-			z := b
-			for k, i := range s.idx {
-				z += w[i] * s.val[k]
+		for c := range chunks {
+			for i, v := range cg[c] {
+				g[i] += v
 			}
-			d := sigmoid(z) - s.y
-			gb += d
-			for k, i := range s.idx {
-				g[i] += d * s.val[k]
-			}
+			gb += cgb[c]
 		}
 		c1 := 1 - math.Pow(beta1, float64(it))
 		c2 := 1 - math.Pow(beta2, float64(it))
