@@ -389,4 +389,3 @@ func target(d *dialog.Dialog) string {
 	}
 	return ""
 }
-
