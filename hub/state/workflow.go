@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -27,7 +28,6 @@ func (a *applier) settingsOf(tenant string) Settings {
 	_, _ = getJSON(a.tx, bSettings, []byte(tenant), &s)
 	return s
 }
-
 
 func (a *applier) getCall(id string) (*Call, error) {
 	var c Call
@@ -84,8 +84,8 @@ func (a *applier) callIngest() (any, error) {
 	}
 
 	c := Call{ID: rec.GetCallId(), RecordID: rec.GetRecordId(), Revision: rec.GetRevision(), SiteID: rec.GetSiteId(),
-		Direction: strings.ToLower(strings.TrimPrefix(rec.GetDirection().String(), "DIRECTION_")),
-		Outcome:   strings.ToLower(strings.TrimPrefix(rec.GetOutcome().String(), "OUTCOME_")),
+		Direction:    strings.ToLower(strings.TrimPrefix(rec.GetDirection().String(), "DIRECTION_")),
+		Outcome:      strings.ToLower(strings.TrimPrefix(rec.GetOutcome().String(), "OUTCOME_")),
 		CallerNumber: NormalizePhone(rec.GetCallerNumber()), CallerName: rec.GetCallerName(),
 		DialledNumber: NormalizePhone(rec.GetDialledNumber()), Queue: rec.GetQueue(), Agent: rec.GetAgentExtension(),
 		TalkMs: rec.GetTalkMs(), WaitMs: rec.GetWaitMs(), Record: raw,
@@ -764,4 +764,16 @@ func (a *applier) jobUpdate() (any, error) {
 		return nil, err
 	}
 	return JobResult{Job: j, ClosedLeads: []ClosedLead{}}, a.audit(j.ID, "job.update", "")
+}
+
+// DialResultCommand builds the command that records a click-to-call result reported by
+// an agent (CommandResult for an AgentCommand whose DialCommand.lead_id is itemID). Lead
+// ids start with "l_", abandoned call ids with "a_".
+func DialResultCommand(tenant, itemID, dialID, result string) *reboundv1.Command {
+	typ := CmdLeadDialResult
+	if strings.HasPrefix(itemID, "a_") {
+		typ = CmdAbDialResult
+	}
+	b, _ := json.Marshal(ItemBody{ID: itemID, DialID: dialID, Result: result})
+	return &reboundv1.Command{Version: 1, Type: typ, TenantId: tenant, Actor: "system", Body: b}
 }
