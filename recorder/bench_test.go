@@ -19,12 +19,11 @@ import (
 // benchCall is one synthetic G.711 call: two addresses and two packet buffers
 // whose sequence number and timestamp are rewritten in place per packet.
 type benchCall struct {
-	id     string
-	addr   [2]netip.AddrPort
-	pkt    [2][]byte
-	seq    [2]uint16
-	ts     [2]uint32
-	callID string
+	id   string
+	addr [2]netip.AddrPort
+	pkt  [2][]byte
+	seq  [2]uint16
+	ts   [2]uint32
 }
 
 func benchCalls(n int) []*benchCall {
