@@ -164,7 +164,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: token, Path: "/", HttpOnly: true, Secure: a.cfg.SecureCookies,
-		SameSite: http.SameSiteLaxMode, Expires: now.Add(a.cfg.SessionTTL)})
+		SameSite: http.SameSiteLaxMode, MaxAge: int(a.cfg.SessionTTL / time.Second)})
 	var mv meView
 	err := a.view(r.Context(), func(tx *bbolt.Tx) error { mv = meOf(tx, u, csrf); return nil })
 	if err != nil {
