@@ -101,6 +101,12 @@ type stream struct {
 	pending bool
 	pendOff int64
 
+	// Drift tracking (see trackDrift).
+	winStart    time.Time
+	winMin      int64
+	driftFixes  uint64
+	driftFrames int64
+
 	g722    *codec.G722Decoder
 	decName string
 
@@ -490,6 +496,7 @@ func (c *call) place(s *stream, ci int, at time.Time, ts uint32, marker, inOrder
 			}
 		} else {
 			s.pending = false
+			s.trackDrift(at, arrival-pos, rate)
 		}
 	} else if diff := pos - arrival; diff > resync || diff < -resync {
 		// A reordered or duplicated-late packet whose timestamp is nowhere
@@ -525,6 +532,41 @@ func (s *stream) anchor(ext, pos int64, clock uint32) {
 	s.segTS = ext
 	s.segPos = pos
 	s.segClk = clock
+	s.winStart = time.Time{}
+}
+
+// driftWindow is how much capture time one drift estimate covers, and
+// driftTolerance how far the stream may sit from capture time before it is
+// nudged back.
+const (
+	driftWindow    = time.Second
+	driftTolerance = 8 * time.Millisecond
+)
+
+// trackDrift keeps a stream on capture time when the sender's clock runs
+// fast or slow, or when the packet that anchored it was itself delayed. Over
+// each window it takes the smallest lateness (arrival minus position) of the
+// in-order packets: jitter only ever adds delay, so that minimum is the
+// stream's true offset. Beyond the tolerance the anchor moves by it, leaving
+// a gap or a small overlap of that size instead of a growing skew between
+// the two channels.
+func (s *stream) trackDrift(at time.Time, late, rate int64) {
+	if s.winStart.IsZero() {
+		s.winStart, s.winMin = at, late
+		return
+	}
+	s.winMin = min(s.winMin, late)
+	if at.Sub(s.winStart) < driftWindow {
+		return
+	}
+	if tol := int64(driftTolerance.Seconds() * float64(rate)); s.winMin > tol || s.winMin < -tol {
+		s.segPos += s.winMin
+		s.driftFixes++
+		s.driftFrames += s.winMin
+		s.winStart = time.Time{} // this packet's lateness predates the fix
+		return
+	}
+	s.winStart, s.winMin = at, late
 }
 
 // write puts samples of channel ci at frame pos.
