@@ -100,6 +100,9 @@ func TestLinkLayers(t *testing.T) {
 		})
 	}
 	t.Run("tshark-agrees", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("tshark cross-check of generated captures runs without -short")
+		}
 		tshark := siptest.Peer(t, "tshark")
 		for _, tc := range cases {
 			if n := tsharkSIPCount(t, tshark, filepath.Join(dir, tc.name+".pcap"), "sip"); n != 1 {

@@ -203,9 +203,13 @@ func mustTime(t testing.TB) time.Time {
 	return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 }
 
-// lookTshark returns tshark's path or "" (for optional cross-checks inside
-// tests whose main assertions need no peer).
+// lookTshark returns tshark's path or "" (for optional cross-checks of
+// generated captures inside tests whose main assertions need no peer). The
+// cross-checks cost a tshark start each, so -short leaves them out.
 func lookTshark() string {
+	if testing.Short() {
+		return ""
+	}
 	p, err := exec.LookPath("tshark")
 	if err != nil {
 		return ""

@@ -33,6 +33,7 @@ type tcpStream struct {
 	next     uint32 // next expected sequence number
 	buf      []byte // unframed bytes, starting at a message boundary unless resync
 	resync   bool   // discard bytes up to the next SIP start line
+	midLine  bool   // while resyncing, the data starts inside a dropped line
 	pending  []pendingSegment
 	held     int
 	lastSeen time.Time
@@ -239,14 +240,25 @@ func (t *tcpStreams) frame(s *tcpStream, b []byte) int {
 		if len(rest) == 0 {
 			return consumed
 		}
+		if s.resync && s.midLine {
+			nl := bytes.IndexByte(rest, '\n')
+			if nl < 0 {
+				return len(b)
+			}
+			consumed += nl + 1
+			s.midLine = false
+			continue
+		}
 		if s.resync {
 			i := findStartLine(rest)
 			if i < 0 {
 				// Keep the last partial line: it may be the start of
-				// the next message.
+				// the next message. A line too long to start one is
+				// dropped, and so is the rest of it when it comes.
 				last := lastLineStart(rest)
 				if len(rest)-last > maxStartLine {
-					last = len(rest)
+					s.midLine = true
+					return len(b)
 				}
 				return consumed + last
 			}
@@ -258,17 +270,15 @@ func (t *tcpStreams) frame(s *tcpStream, b []byte) int {
 		case needMore:
 			if len(rest) > d.cfg.MaxMessageSize {
 				d.c.malformed.Add(1)
-				s.resync = true
+				s.resync, s.midLine = true, true
 				d.c.tcpResyncs.Add(1)
-				consumed++
 				continue
 			}
 			return consumed
 		case notSIP:
 			d.c.malformed.Add(1)
 			d.c.tcpResyncs.Add(1)
-			s.resync = true
-			consumed++ // never match the same line again
+			s.resync, s.midLine = true, true // skip the rest of this line
 			continue
 		}
 		n, res := frameMessage(rest, d.cfg.MaxMessageSize)
@@ -278,8 +288,7 @@ func (t *tcpStreams) frame(s *tcpStream, b []byte) int {
 		case frameMalformed:
 			d.c.malformed.Add(1)
 			d.c.tcpResyncs.Add(1)
-			s.resync = true
-			consumed++
+			s.resync, s.midLine = true, true
 			continue
 		}
 		d.emitSIP(s.key.src, s.key.dst, "tcp", rest[:n])
