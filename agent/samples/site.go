@@ -3,6 +3,8 @@ package samples
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/reboundhq/rebound/agent/calls"
 )
 
 // Site is the network the sample calls were captured on, as a mirror port
@@ -60,4 +62,19 @@ func (s Site) Phone(ext string) (netip.Addr, error) {
 	b := s.Phones.Addr().As4()
 	b[3] = byte(n)
 	return netip.AddrFrom4(b), nil
+}
+
+// CallsConfig returns the agent's call rules for the sample site: the trunk
+// carrier's signalling and media addresses, the extension patterns, and the
+// correlation header. The demo runs the agent with it.
+func (s Site) CallsConfig() calls.Config {
+	return calls.Config{
+		Correlation: &calls.Correlation{Header: s.CorrelationHeader},
+		Direction: &calls.Direction{
+			TrunkPeers:      []string{s.CarrierSignalling.String() + "/32", s.CarrierMedia.String() + "/32"},
+			AgentExtensions: []string{s.AgentExtensions},
+			Queues:          []string{s.QueueExtensions},
+		},
+		Voicemail: &calls.Voicemail{Extensions: []string{s.VoicemailExtensions}},
+	}
 }
