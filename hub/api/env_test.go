@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -77,10 +78,19 @@ type env struct {
 	sched *scheduler.Scheduler
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvFrom(t, nil) }
+
+// newEnvFrom starts an env on a copy of a state file (nil: an empty one).
+func newEnvFrom(t testing.TB, template []byte) *env {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 6, 15, 14, 0, 0, 0, time.UTC)}
-	st, err := state.OpenLocal(filepath.Join(t.TempDir(), "state.db"), state.New(nil), clk.Now)
+	path := filepath.Join(t.TempDir(), "state.db")
+	if template != nil {
+		if err := os.WriteFile(path, template, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := state.OpenLocal(path, state.New(nil), clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,13 +203,13 @@ func (c *client) fails(t testing.TB, method, path string, body any, status int, 
 // callSpec describes a call the site agent reports.
 type callSpec struct {
 	id, caller, dialled, agent, queue, site string
-	outcome                                  reboundv1.Outcome
-	direction                                reboundv1.Direction
-	start                                    time.Time
-	talk, wait                               time.Duration
-	transcript                               []*reboundv1.TranscriptSegment
-	recording                                string
-	revision                                 uint32
+	outcome                                 reboundv1.Outcome
+	direction                               reboundv1.Direction
+	start                                   time.Time
+	talk, wait                              time.Duration
+	transcript                              []*reboundv1.TranscriptSegment
+	recording                               string
+	revision                                uint32
 }
 
 func (s callSpec) record() *reboundv1.CallRecord {

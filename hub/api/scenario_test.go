@@ -478,7 +478,9 @@ func TestSettingsValidationAndPermissions(t *testing.T) {
 		t.Fatalf("warnings below 5: %+v", sr.Warnings)
 	}
 	w.ana.fails(t, "PUT", path, map[string]any{"scl_enabled": false}, 403, "forbidden", "")
-	var audit struct{ Items []struct{ Action, Detail string } }
+	var audit struct {
+		Items []struct{ Action, Detail string }
+	}
 	w.admin.must(t, "GET", "/api/v1/tenants/"+w.acme+"/audit", nil, 200, &audit)
 	found := false
 	for _, a := range audit.Items {

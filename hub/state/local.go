@@ -32,6 +32,14 @@ func OpenLocal(path string, m *Machine, clock func() time.Time) (*Local, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
+	ready := false
+	_ = db.View(func(tx *bbolt.Tx) error {
+		ready = tx.Bucket(bLocalMeta) != nil && tx.Bucket(bAudit) != nil
+		return nil
+	})
+	if ready {
+		return &Local{db: db, m: m, clock: clock}, nil
+	}
 	if err := db.Update(func(tx *bbolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bLocalMeta); err != nil {
 			return err
