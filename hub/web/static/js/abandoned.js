@@ -1,6 +1,6 @@
 // Abandoned call details flyout: status, click-to-call, notes, dismiss.
 import * as api from './api.js';
-import { h, clear, agoEl, when, statusPill, option, duration } from './dom.js';
+import { h, clear, agoEl, when, statusPill, option, duration, phone as fmtPhone } from './dom.js';
 import { recording } from './media.js';
 import { toast } from './live.js';
 
@@ -50,7 +50,7 @@ export async function open(el, id, ctx) {
         h('button', { type: 'button', onclick: async () => { try { await changed(await api.post(path + '/dismiss', {})); } catch (e) { fail(e); } } }, 'Dismiss')) : null,
       h('dl', { class: 'kv' },
         h('dt', {}, 'Status'), status,
-        h('dt', {}, 'Phone Number'), h('dd', {}, can() && phone ? h('button', { type: 'button', class: 'link', onclick: call, 'aria-label': `Call ${phone}` }, '📞 ' + phone) : phone),
+        h('dt', {}, 'Phone Number'), h('dd', {}, can() && phone ? h('button', { type: 'button', class: 'link', onclick: call, 'aria-label': `Call ${fmtPhone(phone)}` }, '📞 ' + fmtPhone(phone)) : fmtPhone(phone)),
         h('dt', {}, 'Age'), h('dd', {}, agoEl(item.callEndedAt || item.endedAt), h('span', { class: 'muted' }, ' · ' + when(item.callEndedAt || item.endedAt))),
         h('dt', {}, 'Duration'), h('dd', {}, duration(item.durationSeconds ?? item.duration)),
         h('dt', {}, 'Account'), h('dd', {}, item.account || ''),

@@ -110,3 +110,12 @@ export function field(label, control, id) {
 export function option(value, label, selected) {
   return h('option', { value, selected: !!selected }, label);
 }
+
+// phone formats the digits the hub stores for North American numbers and
+// leaves anything else as it came.
+export function phone(p) {
+  const d = String(p || '').replace(/\D/g, '');
+  const n = d.length === 11 && d[0] === '1' ? d.slice(1) : d;
+  if (n.length === 10) return `(${n.slice(0, 3)}) ${n.slice(3, 6)}-${n.slice(6)}`;
+  return p || '';
+}

@@ -1,7 +1,7 @@
 // Second Chance Lead details flyout: overview, customer, notes, recording
 // and transcript, Call Customer and Dismiss.
 import * as api from './api.js';
-import { h, clear, agoEl, when, statusPill, option } from './dom.js';
+import { h, clear, agoEl, when, statusPill, option, phone as fmtPhone } from './dom.js';
 import { recording, transcript } from './media.js';
 import { toast } from './live.js';
 
@@ -28,6 +28,7 @@ export async function open(el, id, ctx) {
     h('h2', { class: 'section' }, 'Recording and Transcript'), media);
   title.focus();
 
+  const copied = new Set(); // "noteId:target" copies made in this flyout
   const editable = () => api.can('scl.edit', lead.tenantId) && !FINAL.has(lead.status);
   const fail = (e) => { err.textContent = e.message; err.hidden = false; };
   const changed = async (next) => {
@@ -108,8 +109,8 @@ export async function open(el, id, ctx) {
     const rows = [
       h('dt', {}, 'Phone Number'),
       h('dd', {}, editable() && phone
-        ? h('button', { type: 'button', class: 'link', id: 'click-to-call', 'aria-label': `Call ${phone}`, onclick: callCustomer }, '📞 ' + phone)
-        : phone),
+        ? h('button', { type: 'button', class: 'link', id: 'click-to-call', 'aria-label': `Call ${fmtPhone(phone)}`, onclick: callCustomer }, '📞 ' + fmtPhone(phone))
+        : fmtPhone(phone)),
       h('dt', {}, 'Account'), h('dd', {}, c.account || lead.account || ''),
     ];
     if (c.customerName || c.customerId) rows.push(h('dt', {}, 'Customer'), h('dd', {}, c.customerName || c.customerId));
@@ -149,8 +150,8 @@ export async function open(el, id, ctx) {
       h('div', {}, n.text),
       h('div', { class: 'meta' }, h('span', {}, `${n.author || n.authorId || ''} · ${when(n.at)}`),
         editable() || api.can('scl.edit', lead.tenantId) ? [
-          h('button', { type: 'button', class: 'link', disabled: !(c.customerId || lead.customerId), onclick: (e) => copy(n, 'customer', e.target) }, 'Copy to Customer notes'),
-          h('button', { type: 'button', class: 'link', disabled: !(c.locationId || lead.locationId), onclick: (e) => copy(n, 'location', e.target) }, 'Copy to Location notes'),
+          copyButton(n, 'customer', !(c.customerId || lead.customerId)),
+          copyButton(n, 'location', !(c.locationId || lead.locationId)),
         ] : null))));
     const parts = [
       h('h3', {}, 'Original CSR Notes'),
@@ -170,12 +171,16 @@ export async function open(el, id, ctx) {
     clear(notes, parts);
   }
 
-  async function copy(n, target, btn) {
-    try {
-      await api.post(`${path}/notes/${encodeURIComponent(n.id)}/copy`, { target });
-      btn.textContent = target === 'customer' ? 'Copied to customer ✓' : 'Copied to location ✓';
-      btn.disabled = true;
-    } catch (e) { fail(e); }
+  function copyButton(n, target, unavailable) {
+    const done = copied.has(`${n.id}:${target}`);
+    const label = target === 'customer' ? (done ? 'Copied to customer ✓' : 'Copy to Customer notes') : (done ? 'Copied to location ✓' : 'Copy to Location notes');
+    return h('button', { type: 'button', class: 'link', disabled: unavailable || done, onclick: async () => {
+      try {
+        await api.post(`${path}/notes/${encodeURIComponent(n.id)}/copy`, { target });
+        copied.add(`${n.id}:${target}`);
+        renderNotes();
+      } catch (e) { fail(e); }
+    } }, label);
   }
 
   function render() {

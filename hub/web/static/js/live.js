@@ -59,7 +59,7 @@ function setupBell() {
 
 // describe turns an event into a notification line, or null for quiet ones.
 function describe(type, d, me) {
-  const mine = d.actor && me && d.actor === 'user:' + me;
+  const mine = d.actor && me && (d.actor === me || d.actor === 'user:' + me);
   if (mine) return null; // the user's own changes need no toast
   if (type === 'lead' && d.created) return ['New Second Chance Lead' + (d.customer ? `: ${d.customer}` : ''), '/scl' + (d.leadId ? `?lead=${encodeURIComponent(d.leadId)}` : '')];
   if (type === 'lead' && d.status) return [`Lead ${d.status === 'New' ? 'reopened' : 'changed'}: ${d.status}`, null];

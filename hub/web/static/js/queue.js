@@ -2,7 +2,7 @@
 // one screen shape (tabs with counts, per-column filters, sort, paging,
 // keyboard navigation, a details flyout), driven by the table below.
 import * as api from './api.js';
-import { h, $, clear, agoEl, duration, statusPill, isTyping, field, option } from './dom.js';
+import { h, $, clear, agoEl, duration, statusPill, isTyping, field, option, phone } from './dom.js';
 import { onLive } from './live.js';
 import { countTab } from './main.js';
 
@@ -23,7 +23,7 @@ export const KINDS = {
       ['Status', (it) => statusPill(it.status)],
       ['Age', (it) => agoEl(it.callEndedAt), 'age'],
       ['Account', (it) => it.account],
-      ['Customer', (it) => it.customer || it.phone],
+      ['Customer', (it) => it.customer || phone(it.phone)],
       ['Type', (it) => it.type],
       ['Reason', (it) => it.reason],
       ['Agent', (it) => it.agentName || it.agent],
@@ -45,7 +45,7 @@ export const KINDS = {
       ['Age', (it) => agoEl(it.callEndedAt || it.endedAt), 'age'],
       ['Duration', (it) => duration(it.durationSeconds ?? it.duration)],
       ['Account', (it) => it.account],
-      ['Customer', (it) => it.customer || it.phone],
+      ['Customer', (it) => it.customer || phone(it.phone)],
       ['Queue', (it) => it.queue],
       ['Campaign', (it) => it.campaign, null, 'c-campaign'],
     ],
