@@ -33,7 +33,7 @@ type testHub struct {
 	now    time.Time
 	acme   string // tenant ids
 	bright string
-	root   string // admin user id
+	root   string            // admin user id
 	leads  map[string]string // name -> lead id
 	custs  map[string]string // name -> customer id
 }
@@ -369,4 +369,3 @@ func jsString(s string) string {
 func rowStatus(leadID string) string {
 	return fmt.Sprintf(`(document.querySelector('#queue-table tbody tr[data-id=%s] .status') || {}).textContent || ''`, jsString(leadID))
 }
-
