@@ -152,3 +152,5 @@ func readRawFile(t testing.TB, path string) []int16 {
 	}
 	return out
 }
+
+func netipMust(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
