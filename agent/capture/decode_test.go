@@ -191,3 +191,33 @@ func reverse(f [][]byte) [][]byte {
 	}
 	return out
 }
+
+// TestRTPPathAllocatesNothing pins the hot path: decoding and routing an RTP
+// datagram must not allocate, over Ethernet, VLAN, IPv6 and SLL.
+func TestRTPPathAllocatesNothing(t *testing.T) {
+	rtp := rtpPacket(9)
+	a6 := netip.MustParseAddrPort("[2001:db8::10]:40000")
+	b6 := netip.MustParseAddrPort("[2001:db8::20]:50000")
+	frames := []struct {
+		lt    layers.LinkType
+		frame []byte
+	}{
+		{layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv4, ipUDP(t, rtpA, rtpB, rtp))},
+		{layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv4, ipUDP(t, rtpA, rtpB, rtp), [2]uint16{0x8100, 4})},
+		{layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv6, ipUDP(t, a6, b6, rtp))},
+		{layers.LinkTypeLinuxSLL, sllFrame(layers.EthernetTypeIPv4, ipUDP(t, rtpA, rtpB, rtp))},
+	}
+	h := &countingHandler{}
+	var counters Counters
+	d := newDecoder(Config{}, &counters, h)
+	at := mustTime(t)
+	for _, f := range frames {
+		d.packet(f.lt, f.frame, at, len(f.frame)) // warm up
+		if n := testing.AllocsPerRun(200, func() { d.packet(f.lt, f.frame, at, len(f.frame)) }); n != 0 {
+			t.Errorf("link type %v: %.1f allocations per RTP packet, want 0", f.lt, n)
+		}
+	}
+	if h.dgs == 0 || h.sip != 0 {
+		t.Fatalf("handler saw %d datagrams, %d SIP", h.dgs, h.sip)
+	}
+}

@@ -177,3 +177,28 @@ func tcpFrameAll(t *testing.T, stream, cuts []byte) [][]byte {
 	}
 	return out
 }
+
+// FuzzDecodeHEP checks that any input decodes or fails cleanly, and that a
+// decoded packet's payload lies inside the input.
+func FuzzDecodeHEP(f *testing.F) {
+	at := mustTime(f)
+	f.Add(encodeHEP(caller4, pbx4, at, 1, sipInvite("h", 0)))
+	f.Add(encodeHEP(caller6, pbx6, at, 1, sipResponse("h", 200, "OK"), hepChunk(nil, hepChunkAuthKey, []byte("k"))))
+	f.Add(encodeHEP(caller4, pbx4, at, 5, []byte{0x81, 0xc8, 0, 6}))
+	f.Add([]byte("HEP3\x00\x06"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodeHEP(b)
+		if err != nil {
+			return
+		}
+		if !p.Src.IsValid() || !p.Dst.IsValid() || len(p.Payload) > len(b) {
+			t.Fatalf("decoded %+v from %d bytes", p, len(b))
+		}
+		var h HEP
+		c := &collector{}
+		h.packet(Config{}.withDefaults(), c, b)
+		if len(c.msgs) == 1 && startLine(c.msgs[0].Raw) != isSIP {
+			t.Fatalf("delivered a non-SIP payload")
+		}
+	})
+}
