@@ -104,7 +104,7 @@ func TestAnsweredCallWithRetransmissionsAndSecondHop(t *testing.T) {
 	tr := New(Config{}, r.hooks())
 	inv := msg(t, inviteTmpl, "CID", "c1", "SEQ", "1")
 	tr.Message(at(0), caller, proxy, "udp", inv)
-	tr.Message(at(2), proxy, pbx, "udp", inv)   // second hop
+	tr.Message(at(2), proxy, pbx, "udp", inv)      // second hop
 	tr.Message(at(500), caller, proxy, "udp", inv) // retransmission
 	tr.Message(at(600), pbx, proxy, "udp", resp(t, 180, "Ringing", "INVITE", "1", "tt", ""))
 	ok := resp(t, 200, "OK", "INVITE", "1", "tt", "v=0\r\nc=IN IP4 10.0.0.2\r\nm=audio 5000 RTP/AVP 0\r\n")
