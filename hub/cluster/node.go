@@ -370,8 +370,18 @@ func (n *Node) commit(batch []*applyReq, count int) {
 		return
 	}
 	f := n.raft.Apply(data, n.cfg.ApplyTimeout)
-	if err := f.Error(); err != nil {
-		fail(err)
+	// raft never resolves futures still queued when it shuts down, so
+	// waiting on one must also watch for Close.
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			fail(err)
+			return
+		}
+	case <-n.closed:
+		fail(ErrClosed)
 		return
 	}
 	<-n.sem
