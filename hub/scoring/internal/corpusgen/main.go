@@ -149,7 +149,6 @@ type gen struct {
 	lines  []line
 }
 
-func (g *gen) pick(s ...string) string { return s[g.r.IntN(len(s))] }
 func (g *gen) pickOf(s []string) string {
 	return s[g.r.IntN(len(s))]
 }
