@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"time"
 
 	"github.com/reboundhq/rebound/hub/scoring"
 )
@@ -21,6 +23,10 @@ func cmdScore(ctx context.Context, args []string, io stdio) error {
 	split := fs.String("split", "all", "with --eval: only the calls of this corpus split (all, train, calib or test)")
 	minF1 := fs.Float64("min-f1", 0.85, "with --eval: exit non-zero when F1 is below this")
 	minAUC := fs.Float64("min-auc", 0.93, "with --eval: exit non-zero when ROC AUC is below this")
+	llmURL := fs.String("llm-url", "", "optional OpenAI-compatible chat completions server for the LLM backend (key in $REBOUND_LLM_API_KEY)")
+	llmModel := fs.String("llm-model", "", "with --llm-url: the model name")
+	llmMode := fs.String("llm-mode", "augment", "with --llm-url: augment (LLM summary and signals) or replace (LLM probability too)")
+	llmTimeout := fs.Duration("llm-timeout", 20*time.Second, "with --llm-url: per-call timeout before the built-in result stands")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -42,10 +48,37 @@ func cmdScore(ctx context.Context, args []string, io stdio) error {
 	if *threshold < 0 || *threshold >= 1 {
 		return fmt.Errorf("--threshold %v: want a probability in [0, 1)", *threshold)
 	}
-	if *in != "" {
-		return scoreFile(ctx, *in, m, *threshold, io)
+	rv := reviewer{s: scoring.NewScorer(m), threshold: *threshold}
+	if rv.threshold == 0 {
+		rv.threshold = m.Threshold()
 	}
-	return evalFile(ctx, *eval, m, *threshold, *split, *minF1, *minAUC, io)
+	if *llmURL != "" {
+		log := slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		rv.llm, err = scoring.NewLLM(scoring.LLMConfig{URL: *llmURL, APIKey: os.Getenv("REBOUND_LLM_API_KEY"),
+			Model: *llmModel, Mode: *llmMode, Timeout: *llmTimeout}, log)
+		if err != nil {
+			return err
+		}
+	}
+	if *in != "" {
+		return scoreFile(ctx, *in, rv, io)
+	}
+	return evalFile(ctx, *eval, rv, *split, *minF1, *minAUC, io)
+}
+
+// reviewer is the built-in scorer plus the optional LLM, as on the hub.
+type reviewer struct {
+	s         *scoring.Scorer
+	llm       *scoring.LLM
+	threshold float64
+}
+
+func (r reviewer) review(ctx context.Context, c *scoring.Call) scoring.Result {
+	res := r.s.Score(c, r.threshold)
+	if r.llm != nil {
+		res = r.llm.Review(ctx, c, res, r.threshold)
+	}
+	return res
 }
 
 func loadModel(path string) (*scoring.Model, error) {
@@ -75,13 +108,12 @@ func errSkipped(n int) error {
 	return fmt.Errorf("%d line(s) could not be read and were skipped (see above)", n)
 }
 
-func scoreFile(ctx context.Context, path string, m *scoring.Model, threshold float64, io stdio) error {
+func scoreFile(ctx context.Context, path string, rv reviewer, io stdio) error {
 	f, err := openInput(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	s := scoring.NewScorer(m)
 	enc := json.NewEncoder(io.Stdout)
 	enc.SetEscapeHTML(false)
 	skipped := 0
@@ -94,7 +126,7 @@ func scoreFile(ctx context.Context, path string, m *scoring.Model, threshold flo
 			skipped++
 			return nil
 		}
-		r := s.Score(c, threshold)
+		r := rv.review(ctx, c)
 		return enc.Encode(struct {
 			CallID      string           `json:"callId"`
 			Probability float64          `json:"probability"`
@@ -112,16 +144,12 @@ func scoreFile(ctx context.Context, path string, m *scoring.Model, threshold flo
 	return nil
 }
 
-func evalFile(ctx context.Context, path string, m *scoring.Model, threshold float64, split string, minF1, minAUC float64, io stdio) error {
+func evalFile(ctx context.Context, path string, rv reviewer, split string, minF1, minAUC float64, io stdio) error {
 	f, err := openInput(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if threshold == 0 {
-		threshold = m.Threshold()
-	}
-	s := scoring.NewScorer(m)
 	var p []float64
 	var y []int
 	skipped := 0
@@ -140,7 +168,7 @@ func evalFile(ctx context.Context, path string, m *scoring.Model, threshold floa
 		if split != "all" && scoring.Split(c.CallID) != split {
 			return nil
 		}
-		p = append(p, s.Score(c, threshold).Probability)
+		p = append(p, rv.review(ctx, c).Probability)
 		y = append(y, *c.Label)
 		return nil
 	})
@@ -150,7 +178,7 @@ func evalFile(ctx context.Context, path string, m *scoring.Model, threshold floa
 	if len(p) == 0 {
 		return errors.New("no labelled calls to evaluate")
 	}
-	met := scoring.Evaluate(p, y, threshold)
+	met := scoring.Evaluate(p, y, rv.threshold)
 	fmt.Fprintf(io.Stdout, "calls      %d (leads %d, split %s)\n", met.N, met.Positives, split)
 	fmt.Fprintf(io.Stdout, "threshold  %.2f\n", met.Threshold)
 	fmt.Fprintf(io.Stdout, "confusion  tp=%d fp=%d fn=%d tn=%d\n", met.TP, met.FP, met.FN, met.TN)

@@ -92,3 +92,16 @@ func TestScoreFlags(t *testing.T) {
 		t.Errorf("missing file exited %d, want 1", code)
 	}
 }
+
+// TestScoreLLMUnreachable: with the LLM backend down the built-in result stands.
+func TestScoreLLMUnreachable(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "c.jsonl")
+	if err := os.WriteFile(in, []byte(`{"callId":"x","talkMs":9000,"classification":{"callType":"Not a lead","reason":"Wrong number","notes":"wrong #"}}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"score", "--in", in, "--llm-url", "http://127.0.0.1:1", "--llm-model", "m", "--llm-timeout", "2s"}, stdio{&out, &errb})
+	if code != 0 || !strings.Contains(out.String(), `"callId":"x"`) || !strings.Contains(errb.String(), "llm review failed") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out.String(), errb.String())
+	}
+}
