@@ -18,10 +18,13 @@ import (
 )
 
 // captureConfig is the part of agent.yaml `rebound capture` reads: the call
-// rules and, optionally, the site id.
+// rules and, optionally, the site id. The other sections of agent.yaml
+// (uplink, capture sources, recordings...) are accepted and ignored, so the
+// same file serves both commands; typos inside calls: are still reported.
 type captureConfig struct {
-	SiteID string       `yaml:"site_id"`
-	Calls  calls.Config `yaml:"calls"`
+	SiteID string         `yaml:"site_id"`
+	Calls  calls.Config   `yaml:"calls"`
+	Other  map[string]any `yaml:",inline"`
 }
 
 // cmdCapture reads a pcap file and prints one protojson CallRecord per line.

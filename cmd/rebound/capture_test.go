@@ -57,7 +57,7 @@ func TestCapturePrintsRecords(t *testing.T) {
 	pcap := sharedPcap(t, "sngrep/aaa.pcap")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "agent.yaml")
-	if err := os.WriteFile(cfg, []byte("site_id: plant-3\ncalls:\n  outcomes:\n    short_abandon_seconds: 0\n  direction:\n    trunk_peers: [212.242.33.35, 200.68.120.81]\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("site_id: plant-3\nuplink:\n  hub: hub.example.com:7443\ncalls:\n  outcomes:\n    short_abandon_seconds: 0\n  direction:\n    trunk_peers: [212.242.33.35, 200.68.120.81]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errs := runCapture(t, "--pcap", pcap, "--config", cfg)
@@ -105,6 +105,11 @@ func TestCapturePrintsRecords(t *testing.T) {
 	_ = os.WriteFile(bad, []byte("calls:\n  direction:\n    trunk_peers: [nope]\n"), 0o644)
 	if code, _, errs := runCapture(t, "--pcap", pcap, "--config", bad); code == 0 || !strings.Contains(errs, "trunk_peers") {
 		t.Errorf("bad config: exit %d %q", code, errs)
+	}
+	typo := filepath.Join(dir, "typo.yaml")
+	_ = os.WriteFile(typo, []byte("calls:\n  outcome:\n    short_abandon_seconds: 3\n"), 0o644)
+	if code, _, errs := runCapture(t, "--pcap", pcap, "--config", typo); code == 0 || !strings.Contains(errs, `unknown key "outcome"`) {
+		t.Errorf("typo in calls: exit %d %q", code, errs)
 	}
 }
 
