@@ -57,6 +57,12 @@ type Call struct {
 // channelOf maps the accepted channel spellings to 'c' (caller), 'a' (agent)
 // or 0 (unknown).
 func channelOf(s string) byte {
+	switch s { // the spellings the hub and the agent write, without allocating
+	case "CALLER":
+		return 'c'
+	case "AGENT":
+		return 'a'
+	}
 	switch strings.ToUpper(strings.TrimPrefix(strings.ToUpper(s), "CHANNEL_")) {
 	case "CALLER", "LEFT", "CUSTOMER":
 		return 'c'

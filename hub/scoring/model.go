@@ -216,45 +216,66 @@ func (s *Scorer) Score(c *Call, threshold float64) Result {
 // maxSignals bounds the list a CSR has to read.
 const maxSignals = 6
 
-// signals turns the accumulated contributions into quoted lines, strongest first.
+// signals turns the accumulated contributions into quoted lines, strongest
+// first. Candidates are ranked on their weights alone; only the few shown are
+// rendered, which keeps five-minute calls cheap.
 func (s *Scorer) signals(c *Call) []Signal {
-	var out []Signal
+	type cand struct {
+		kind int // 0 segment, 1 notes, 2 structured
+		i    int
+		w    float64
+	}
+	var cands []cand
 	for i, a := range s.seg {
-		if math.Abs(a.sum) < 0.05 {
-			continue
+		if math.Abs(a.sum) >= 0.05 {
+			cands = append(cands, cand{0, i, a.sum})
 		}
-		seg := c.Transcript.Segments[i]
-		who := "caller"
-		if channelOf(seg.Channel) == 'a' {
-			who = "agent"
-		}
-		q := quote(seg.Text, ngramOf(s.m.names[a.top]))
-		out = append(out, Signal{Text: fmt.Sprintf("%s said %q", who, q), Weight: a.sum,
-			Channel: strings.ToUpper(who), AtMs: seg.StartMs, Quote: q})
 	}
 	if math.Abs(s.nt.sum) >= 0.05 {
-		q := quote(c.Classification.Notes, ngramOf(s.m.names[s.nt.top]))
-		out = append(out, Signal{Text: fmt.Sprintf("CSR notes: %q", q), Weight: s.nt.sum, Quote: q})
+		cands = append(cands, cand{1, 0, s.nt.sum})
 	}
-	for _, f := range s.st {
-		if math.Abs(f.c) < 0.05 && s.m.names[f.f] != "transcript=none" {
-			continue
+	noTranscript := -1
+	for i, f := range s.st {
+		if s.m.names[f.f] == "transcript=none" {
+			noTranscript = i
+			continue // always shown, below
 		}
-		out = append(out, Signal{Text: describe(s.m.names[f.f], c), Weight: f.c})
+		if math.Abs(f.c) >= 0.05 {
+			cands = append(cands, cand{2, i, f.c})
+		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return math.Abs(out[i].Weight) > math.Abs(out[j].Weight) })
-	if len(out) > maxSignals {
-		// The missing-transcript line always stays: it says what the score rests on.
-		keep := out[:maxSignals]
-		for _, sg := range out[maxSignals:] {
-			if strings.HasPrefix(sg.Text, "no transcript") {
-				keep[maxSignals-1] = sg
+	sort.SliceStable(cands, func(i, j int) bool { return math.Abs(cands[i].w) > math.Abs(cands[j].w) })
+	limit := maxSignals
+	if noTranscript >= 0 {
+		limit-- // the missing-transcript line always stays: it says what the score rests on
+	}
+	if len(cands) > limit {
+		cands = cands[:limit]
+	}
+	if noTranscript >= 0 {
+		cands = append(cands, cand{2, noTranscript, s.st[noTranscript].c})
+		sort.SliceStable(cands, func(i, j int) bool { return math.Abs(cands[i].w) > math.Abs(cands[j].w) })
+	}
+	out := make([]Signal, 0, len(cands))
+	for _, k := range cands {
+		switch k.kind {
+		case 0:
+			a := s.seg[k.i]
+			seg := c.Transcript.Segments[k.i]
+			who := "caller"
+			if channelOf(seg.Channel) == 'a' {
+				who = "agent"
 			}
+			q := quote(seg.Text, ngramOf(s.m.names[a.top]))
+			out = append(out, Signal{Text: who + " said \u201c" + q + "\u201d", Weight: round(a.sum),
+				Channel: strings.ToUpper(who), AtMs: seg.StartMs, Quote: q})
+		case 1:
+			q := quote(c.Classification.Notes, ngramOf(s.m.names[s.nt.top]))
+			out = append(out, Signal{Text: "CSR notes: \u201c" + q + "\u201d", Weight: round(s.nt.sum), Quote: q})
+		default:
+			f := s.st[k.i]
+			out = append(out, Signal{Text: describe(s.m.names[f.f], c), Weight: round(f.c)})
 		}
-		out = keep
-	}
-	for i := range out {
-		out[i].Weight = round(out[i].Weight)
 	}
 	return out
 }
