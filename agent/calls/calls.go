@@ -47,7 +47,12 @@ type Engine struct {
 	byKey   map[string]*group
 	notices []notice // recent message-summary NOTIFYs
 	stats   Stats
+	// swept is when open calls were last checked (at most every
+	// sweepEvery of capture time).
+	swept time.Time
 }
+
+const sweepEvery = 250 * time.Millisecond
 
 type group struct {
 	legs    []*leg
@@ -242,6 +247,10 @@ func (e *Engine) nonInvite(d *dialog.Dialog) {
 
 // Advance emits the calls that are complete at capture time now.
 func (e *Engine) Advance(now time.Time) {
+	if now.Sub(e.swept) < sweepEvery {
+		return
+	}
+	e.swept = now
 	e.step(now, false)
 }
 

@@ -255,8 +255,14 @@ type Tracker struct {
 	open   map[string]*Dialog
 	closed map[string]time.Time // Call-IDs closed recently: late retransmissions are dropped
 	now    time.Time
-	stats  Stats
+	// swept is when timers were last checked: they are checked at most
+	// every sweepEvery of capture time, so a busy trunk does not rescan
+	// every open dialog on every message.
+	swept time.Time
+	stats Stats
 }
+
+const sweepEvery = 250 * time.Millisecond
 
 // Stats are the tracker's counters.
 type Stats struct {
@@ -545,6 +551,14 @@ func (t *Tracker) Advance(now time.Time) {
 		return
 	}
 	t.now = now
+	if now.Sub(t.swept) < sweepEvery {
+		return
+	}
+	t.sweep(now)
+}
+
+func (t *Tracker) sweep(now time.Time) {
+	t.swept = now
 	var done []*Dialog
 	for _, d := range t.open {
 		switch {
@@ -595,6 +609,9 @@ func countTimeouts(ds []*Dialog) int {
 // Flush closes every open dialog (end of input) at capture time now.
 func (t *Tracker) Flush(now time.Time) {
 	t.Advance(now)
+	if !now.Before(t.now) {
+		t.sweep(now)
+	}
 	if now.Before(t.now) {
 		now = t.now
 	}
