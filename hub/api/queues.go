@@ -43,11 +43,23 @@ func (a *API) registerQueues() {
 
 // lookup resolves names for views within one read transaction, caching per request.
 type lookup struct {
-	tx    *bbolt.Tx
-	names map[string]string
+	tx       *bbolt.Tx
+	names    map[string]string
+	settings map[string]state.Settings
 }
 
-func newLookup(tx *bbolt.Tx) *lookup { return &lookup{tx: tx, names: map[string]string{}} }
+func newLookup(tx *bbolt.Tx) *lookup {
+	return &lookup{tx: tx, names: map[string]string{}, settings: map[string]state.Settings{}}
+}
+
+func (lk *lookup) settingsOf(tenant string) state.Settings {
+	s, ok := lk.settings[tenant]
+	if !ok {
+		s, _ = state.GetSettings(lk.tx, tenant)
+		lk.settings[tenant] = s
+	}
+	return s
+}
 
 func (lk *lookup) cached(k string, f func() string) string {
 	if v, ok := lk.names[k]; ok {
@@ -223,7 +235,7 @@ func (lk *lookup) block(tenant, phone, custID, locID string, call *state.Call) *
 }
 
 func (lk *lookup) lead(l *state.Lead, now time.Time, detail bool) leadView {
-	s, _ := state.GetSettings(lk.tx, l.TenantID)
+	s := lk.settingsOf(l.TenantID)
 	v := leadView{ID: l.ID, TenantID: l.TenantID, Account: lk.tenant(l.TenantID), CallID: l.CallID, Status: l.Status,
 		Tab: state.LeadTab(l, s, now), Summary: l.Summary, Probability: l.Probability,
 		CallEndedAt: time.UnixMilli(l.CallEndedMs).UTC(), CreatedAt: time.UnixMilli(l.CreatedMs).UTC(),
@@ -281,7 +293,7 @@ type abandonedView struct {
 }
 
 func (lk *lookup) abandoned(ab *state.Abandoned, now time.Time, detail bool) abandonedView {
-	s, _ := state.GetSettings(lk.tx, ab.TenantID)
+	s := lk.settingsOf(ab.TenantID)
 	v := abandonedView{ID: ab.ID, TenantID: ab.TenantID, Account: lk.tenant(ab.TenantID), CallID: ab.CallID, Status: ab.Status,
 		Tab: state.AbandonedTab(ab, s, now), Phone: ab.Phone, Customer: lk.customer(ab.CustomerID), CustomerID: ab.CustomerID,
 		Queue: ab.Queue, CampaignID: ab.CampaignID, Campaign: lk.campaign(ab.TenantID, ab.CampaignID),

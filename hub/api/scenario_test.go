@@ -109,14 +109,6 @@ func (w *world) acwAndReview(t *testing.T) {
 	}
 }
 
-func ids(ls []leadView) []string {
-	var out []string
-	for _, l := range ls {
-		out = append(out, l.ID)
-	}
-	return out
-}
-
 func TestSeedUseCases(t *testing.T) {
 	w := newWorld(t)
 	e := w.e

@@ -44,7 +44,10 @@ type ReviewInput struct {
 	ReasonIsLead  *bool
 	TalkMs        int64
 	KnownCustomer bool
-	Campaign      string
+	// RepeatCalls counts earlier calls from the same number to the tenant in the 30 days
+	// before this call.
+	RepeatCalls int
+	Campaign    string
 	// Model is the tenant's stored model (scoring.model.set), nil if none.
 	Model []byte
 }
@@ -259,6 +262,7 @@ func inputFor(tx *bbolt.Tx, callID string) (dueCall, error) {
 			d.in.Campaign = cp.Name
 		}
 	}
+	d.in.RepeatCalls = state.RepeatCalls(tx, c.TenantID, c.CallerNumber, c.StartedMs, 30*24*time.Hour)
 	d.in.Model = state.ScoringModel(tx, c.TenantID)
 	return d, nil
 }

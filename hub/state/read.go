@@ -460,13 +460,6 @@ type Page[T any] struct {
 	NextCursor string `json:"nextCursor"`
 }
 
-type scanSpec struct {
-	bucket  []byte
-	reverse bool
-	// cold cutoff per tenant (ms): items with activity < cutoff are cold.
-	cutoff map[string]int64
-}
-
 // ListLeads lists leads for q.
 func ListLeads(tx *bbolt.Tx, q ListQuery) (Page[Lead], error) {
 	out := Page[Lead]{Items: []Lead{}}
@@ -805,4 +798,24 @@ func ListCalls(tx *bbolt.Tx, q CallQuery) (Page[Call], error) {
 	}
 	out.NextCursor = ""
 	return out, nil
+}
+
+// RepeatCalls counts the calls from phone to tenant that started in [beforeMs-window,
+// beforeMs): the "repeat caller" input of a review.
+func RepeatCalls(tx *bbolt.Tx, tenant, phone string, beforeMs int64, window time.Duration) int {
+	bk := tx.Bucket(bCallerIdx)
+	if bk == nil || phone == "" {
+		return 0
+	}
+	prefix := key(tenant, phone, "")
+	from := append(append([]byte(nil), prefix...), be64(uint64(beforeMs-window.Milliseconds()))...)
+	n := 0
+	c := bk.Cursor()
+	for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) < len(prefix)+8 || int64(binary.BigEndian.Uint64(k[len(prefix):len(prefix)+8])) >= beforeMs {
+			break
+		}
+		n++
+	}
+	return n
 }

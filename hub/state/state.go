@@ -122,6 +122,7 @@ var (
 	bAudit      = []byte("audit")
 	bModels     = []byte("models")
 	bExtensions = []byte("extensions")
+	bCallerIdx  = []byte("calleridx")
 )
 
 func allBuckets() [][]byte {
@@ -129,7 +130,7 @@ func allBuckets() [][]byte {
 		bSiteTokens, bSettings, bCampaigns, bTracking, bQueues, bReasons, bCustomers, bCustPhone,
 		bLocations, bJobs, bCalls, bRecords, bCallTime, bACW, bACWPhone, bLeads, bLeadAct, bLeadAge,
 		bLeadDone, bLeadPhone, bLeadCust, bAbandoned, bAbAct, bAbAge, bAbDone, bAbPhone, bAudit,
-		bModels, bExtensions}
+		bModels, bExtensions, bCallerIdx}
 }
 
 // EnsureBuckets creates every bucket the state machine uses. Apply calls it too, so a fresh

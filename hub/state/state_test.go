@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -204,3 +206,67 @@ func TestDeterministic(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestRepeatCalls(t *testing.T) {
+	f := newFixture(t)
+	base := f.now
+	for i, id := range []string{"r0", "r1", "r2"} {
+		f.must(CmdCallIngest, f.ten, record(id, "5125550100", reboundv1.Outcome_OUTCOME_ABANDONED, base.Add(time.Duration(i)*time.Hour), 0), nil)
+	}
+	f.must(CmdCallIngest, f.ten, record("old", "5125550100", reboundv1.Outcome_OUTCOME_ABANDONED, base.Add(-40*24*time.Hour), 0), nil)
+	f.must(CmdCallIngest, f.ten, record("x", "5125550999", reboundv1.Outcome_OUTCOME_ABANDONED, base, 0), nil)
+	f.l.View(context.Background(), false, func(tx *bbolt.Tx) error {
+		if n := RepeatCalls(tx, f.ten, "5125550100", base.Add(2*time.Hour).UnixMilli(), 30*24*time.Hour); n != 2 {
+			t.Errorf("repeat calls before the third call = %d, want 2 (the 40-day-old call is outside the window)", n)
+		}
+		if n := RepeatCalls(tx, f.ten, "5125550999", base.UnixMilli(), 30*24*time.Hour); n != 0 {
+			t.Errorf("first call of a number has %d repeats", n)
+		}
+		return nil
+	})
+}
+
+// FuzzApply feeds arbitrary bodies to every command type: the state machine must answer
+// each with an outcome (an error for bad input), never panic, and stay usable.
+func FuzzApply(f *testing.F) {
+	good, _ := proto.Marshal(&reboundv1.CallRecord{RecordId: "r", CallId: "c", Outcome: reboundv1.Outcome_OUTCOME_ANSWERED,
+		Direction: reboundv1.Direction_DIRECTION_INBOUND, CallerNumber: "5125550199", TalkMs: 90_000,
+		StartedAt: timestamppb.New(time.Unix(1781532000, 0)), EndedAt: timestamppb.New(time.Unix(1781532090, 0))})
+	f.Add(uint8(0), good)
+	f.Add(uint8(1), []byte(`{"callId":"c","probability":0.9,"flagged":true}`))
+	f.Add(uint8(2), []byte(`{"id":"l_3_0","status":"New"}`))
+	f.Add(uint8(3), []byte(`{"phone":"5125550199"}`))
+	f.Add(uint8(4), []byte(`{"acw_minutes":-3}`))
+	f.Add(uint8(0), []byte{0x0a, 0xff, 0xff})
+	types := []string{CmdCallIngest, CmdCallReview, CmdLeadStatus, CmdJobCreate, CmdSettingsUpdate, CmdCallClassify,
+		CmdLeadNote, CmdLeadCopyNote, CmdLeadCustomer, CmdCustomerCreate, CmdLocationCreate, CmdTrackingPut, CmdUserCreate,
+		CmdRolePut, CmdAbStatus, CmdSessionCreate, CmdTokenCreate, CmdSiteCreate, CmdReasonCreate, CmdBootstrap}
+	dir := f.TempDir()
+	n := 0
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		n++
+		path := filepath.Join(dir, fmt.Sprintf("f%d.db", n))
+		l, err := OpenLocal(path, New(nil), func() time.Time { return time.Unix(1781532100, 0) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(path)
+		defer l.Close()
+		l.DB().NoSync = true
+		b, _ := json.Marshal(BootstrapBody{TenantName: "T", Username: "u", PasswordHash: "x"})
+		cmds := []*reboundv1.Command{{Type: CmdBootstrap, Body: b},
+			{Type: CmdCallIngest, TenantId: "t_1_0", Body: good},
+			{Type: types[int(which)%len(types)], TenantId: "t_1_0", Actor: "u_1_0", Body: body}}
+		outs, err := l.Apply(context.Background(), cmds...)
+		if err != nil || len(outs) != len(cmds) {
+			t.Fatalf("apply: %v, %d outcomes", err, len(outs))
+		}
+		// Still readable and writable.
+		if err := l.View(context.Background(), false, func(tx *bbolt.Tx) error {
+			_, err := ListLeads(tx, ListQuery{Now: time.Unix(1781532100, 0), Tenants: []string{"t_1_0"}})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -170,6 +170,11 @@ func (a *applier) callIngest() (any, error) {
 	if err := a.tx.Bucket(bCallTime).Put(key(c.TenantID, be64(uint64(c.StartedMs)), c.ID), nil); err != nil {
 		return nil, err
 	}
+	if c.CallerNumber != "" {
+		if err := a.tx.Bucket(bCallerIdx).Put(key(c.TenantID, c.CallerNumber, be64(uint64(c.StartedMs)), c.ID), nil); err != nil {
+			return nil, err
+		}
+	}
 	if err := putJSON(a.tx, bCalls, []byte(c.ID), c); err != nil {
 		return nil, err
 	}
