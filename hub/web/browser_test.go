@@ -55,6 +55,9 @@ func TestBrowserWorkflow(t *testing.T) {
 		ana.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#queue-table tbody tr[data-id="%s"] button`, h.leads["jane"]))))
 		ana.wait("lead details", `!document.querySelector('#flyout').hidden && document.querySelector('#flyout .summary') !== null`, 5*time.Second)
 		text := eval[string](ana, `document.querySelector('#flyout').innerText`)
+		if os.Getenv("REBOUND_SCREENSHOTS") != "" {
+			ana.screenshot("lead-details")
+		}
 		for _, want := range []string{"water heater", "Jane Roe", "12 Oak Lane", "North", "Price shopping", "Unbooked", "call-jane", "Quoted jane", "asked for a price", "(512) 555-0199"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("lead details lack %q:\n%s", want, text)
@@ -96,7 +99,7 @@ func TestBrowserWorkflow(t *testing.T) {
 			t.Errorf("downloaded transcript: %q", dl)
 		}
 		if os.Getenv("REBOUND_SCREENSHOTS") != "" {
-			ana.screenshot("lead-details")
+			ana.screenshot("lead-transcript")
 		}
 	})
 

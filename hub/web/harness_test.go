@@ -218,6 +218,14 @@ func (h *testHub) seed(t testing.TB) {
 		}
 		h.leads[c.name] = rr.LeadID
 	}
+	// A call that just ended and is still in Ana's After Call Work window.
+	fresh := &reboundv1.CallRecord{RecordId: "call-fresh-r1", CallId: "call-fresh", Revision: 1, Direction: reboundv1.Direction_DIRECTION_INBOUND,
+		CallerNumber: "+15125550166", DialledNumber: "+15125550111", StartedAt: timestamppb.New(h.now.Add(-4 * time.Minute)),
+		AgentAnsweredAt: timestamppb.New(h.now.Add(-230 * time.Second)), EndedAt: timestamppb.New(h.now.Add(-time.Minute)),
+		Outcome: reboundv1.Outcome_OUTCOME_ANSWERED, TalkMs: 170_000, WaitMs: 10_000, AgentExtension: "201", Queue: "Service",
+		Transcript: &reboundv1.Transcript{Status: reboundv1.Transcript_STATUS_NONE, Reason: "no transcription backend configured"}}
+	raw, _ := proto.Marshal(fresh)
+	h.apply(t, state.CmdCallIngest, "", raw, nil)
 	for i, caller := range []string{"+15125550133", "+15125550122"} {
 		start := base.Add(time.Duration(50+i) * time.Minute)
 		rec := &reboundv1.CallRecord{RecordId: fmt.Sprintf("ab-%d-r1", i), CallId: fmt.Sprintf("ab-%d", i), Revision: 1,
@@ -265,7 +273,7 @@ func newSession(t *testing.T, name string) *session {
 	s := &session{ctx: ctx, name: name, t: t, dir: t.TempDir()}
 	// Start the browser now, without a deadline (a deadline on the first
 	// Run would bound the whole browser's life).
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(1280, 720)); err != nil {
 		cancel()
 		cancelA()
 		t.Fatalf("start chromium: %v", err)

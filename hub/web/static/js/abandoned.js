@@ -50,7 +50,7 @@ export async function open(el, id, ctx) {
         h('button', { type: 'button', onclick: async () => { try { await changed(await api.post(path + '/dismiss', {})); } catch (e) { fail(e); } } }, 'Dismiss')) : null,
       h('dl', { class: 'kv' },
         h('dt', {}, 'Status'), status,
-        h('dt', {}, 'Phone Number'), h('dd', {}, can() && phone ? h('button', { type: 'button', class: 'link', onclick: call, 'aria-label': `Call ${fmtPhone(phone)}` }, '📞 ' + fmtPhone(phone)) : fmtPhone(phone)),
+        h('dt', {}, 'Phone Number'), h('dd', {}, can() && phone ? h('button', { type: 'button', class: 'link', onclick: call, 'aria-label': `Call ${fmtPhone(phone)}` }, fmtPhone(phone), ' · Call') : fmtPhone(phone)),
         h('dt', {}, 'Age'), h('dd', {}, agoEl(item.callEndedAt || item.endedAt), h('span', { class: 'muted' }, ' · ' + when(item.callEndedAt || item.endedAt))),
         h('dt', {}, 'Duration'), h('dd', {}, duration(item.durationSeconds ?? item.duration)),
         h('dt', {}, 'Account'), h('dd', {}, item.account || ''),

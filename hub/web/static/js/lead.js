@@ -109,7 +109,7 @@ export async function open(el, id, ctx) {
     const rows = [
       h('dt', {}, 'Phone Number'),
       h('dd', {}, editable() && phone
-        ? h('button', { type: 'button', class: 'link', id: 'click-to-call', 'aria-label': `Call ${fmtPhone(phone)}`, onclick: callCustomer }, '📞 ' + fmtPhone(phone))
+        ? h('button', { type: 'button', class: 'link', id: 'click-to-call', 'aria-label': `Call ${fmtPhone(phone)}`, onclick: callCustomer }, fmtPhone(phone), ' · Call')
         : fmtPhone(phone)),
       h('dt', {}, 'Account'), h('dd', {}, c.account || lead.account || ''),
     ];

@@ -1,0 +1,150 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/reboundhq/rebound/hub/state"
+	"go.etcd.io/bbolt"
+)
+
+// unlabelled is a JS expression listing form controls without an accessible name.
+const unlabelled = `[...document.querySelectorAll('input, select, textarea')].filter(el => el.type !== 'hidden' &&
+	!(el.id && document.querySelector('label[for="' + el.id + '"]')) && !el.closest('label') &&
+	!el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')).map(el => el.outerHTML.slice(0, 80))`
+
+// TestBrowserScreens covers the other screens in real Chromium: Abandoned
+// Calls, My Calls (ACW), Job Booking, Admin, and the narrow layout.
+func TestBrowserScreens(t *testing.T) {
+	if testing.Short() && os.Getenv("REBOUND_REQUIRE_PEERS") != "1" {
+		t.Skip("browser test skipped under -short without REBOUND_REQUIRE_PEERS=1")
+	}
+	h := startHub(t)
+	ana := newSession(t, "ana")
+	ana.signIn(h.URL, "ana")
+	if bad := eval[[]string](ana, unlabelled); len(bad) > 0 {
+		t.Errorf("queue controls without a label: %v", bad)
+	}
+
+	t.Run("abandoned calls", func(t *testing.T) {
+		ana.t = t
+		ana.do(chromedp.Navigate(h.URL + "/abandoned"))
+		ana.wait("two abandoned calls", `document.querySelectorAll('#queue-table tbody tr[data-id]').length === 2`, 10*time.Second)
+		if bad := eval[[]string](ana, unlabelled); len(bad) > 0 {
+			t.Errorf("controls without a label: %v", bad)
+		}
+		head := eval[string](ana, `document.querySelector('#queue-table thead').innerText`)
+		for _, col := range []string{"Status", "Age", "Duration", "Account", "Customer", "Queue"} {
+			if !strings.Contains(head, col) {
+				t.Errorf("abandoned table lacks column %s: %q", col, head)
+			}
+		}
+		id := eval[string](ana, `document.querySelector('#queue-table tbody tr[data-id]').dataset.id`)
+		ana.do(chromedp.Click(chromedp.CSS(`#queue-table tbody tr[data-id] button`)))
+		ana.wait("details", `!document.querySelector('#flyout').hidden && !!document.querySelector('#ab-status')`, 5*time.Second)
+		eval[bool](ana, `(() => { [...document.querySelectorAll('#flyout button')].find(b => b.textContent === 'Call back').click(); return true })()`)
+		ana.wait("Callback Attempted", rowStatus(id)+` === 'Callback Attempted'`, 5*time.Second)
+		eval[bool](ana, `(() => { const s = document.querySelector('#ab-status'); s.value = 'Follow-up Needed'; [...document.querySelectorAll('#flyout button')].find(b => b.textContent === 'Save status').click(); return true })()`)
+		ana.wait("Follow-up Needed", rowStatus(id)+` === 'Follow-up Needed'`, 5*time.Second)
+	})
+
+	t.Run("my calls: classify in two clicks", func(t *testing.T) {
+		ana.t = t
+		ana.do(chromedp.Navigate(h.URL + "/my-calls"))
+		ana.wait("the fresh call", `!!document.querySelector('[data-call="call-fresh"]')`, 10*time.Second)
+		ana.wait("countdown running", `/^\d+:\d\d$/.test(document.querySelector('[data-call="call-fresh"] .countdown').textContent)`, 5*time.Second)
+		if bad := eval[[]string](ana, unlabelled); len(bad) > 0 {
+			t.Errorf("controls without a label: %v", bad)
+		}
+		eval[bool](ana, `(() => { const c = document.querySelector('[data-call="call-fresh"]');
+			[...c.querySelectorAll('.chips button')].find(b => b.textContent === 'Unbooked').click();
+			[...c.querySelectorAll('.chips button')].find(b => b.textContent.startsWith('Price shopping')).click(); return true })()`)
+		ana.wait("saved", `document.querySelector('[data-call="call-fresh"]').innerText.includes('Saved')`, 5*time.Second)
+		var cl *state.Classification
+		h.store.View(context.Background(), false, func(tx *bbolt.Tx) error {
+			c, _, err := state.GetCall(tx, "call-fresh")
+			if c != nil {
+				cl = c.Classification
+			}
+			return err
+		})
+		if cl == nil || cl.Type != "Unbooked" || cl.ReasonID == "" || cl.Default {
+			t.Fatalf("classification after two clicks: %+v", cl)
+		}
+	})
+
+	t.Run("job booking banner and booking", func(t *testing.T) {
+		ana.t = t
+		ana.do(chromedp.Navigate(h.URL + "/booking"))
+		ana.wait("form", `document.body.dataset.ready === '1'`, 10*time.Second)
+		ana.do(chromedp.SendKeys(chromedp.CSS("#lookup-phone"), "+15125550155"), chromedp.Click(chromedp.CSS(`#lookup-form button`)))
+		ana.wait("SCL banner", `!!document.querySelector('#scl-banner')`, 5*time.Second)
+		if s := eval[string](ana, `document.querySelector('#scl-banner').innerText`); !strings.Contains(s, "repipe") {
+			t.Errorf("banner: %q", s)
+		}
+		ana.do(chromedp.Click(chromedp.CSS(`form[aria-label="Book a job"] button[type=submit]`)))
+		ana.wait("lead closed", `document.querySelector('#booking-result').innerText.includes('Job booked elsewhere')`, 5*time.Second)
+		var st string
+		h.store.View(context.Background(), false, func(tx *bbolt.Tx) error {
+			l, _, err := state.GetLead(tx, h.leads["kim"])
+			if l != nil {
+				st = l.Status
+			}
+			return err
+		})
+		if st != "Job booked elsewhere" {
+			t.Fatalf("lead after booking: %q", st)
+		}
+		ana.do(chromedp.SendKeys(chromedp.CSS("#lookup-phone"), "\b\b\b\b\b\b\b\b\b\b\b\b+15125550100"), chromedp.Click(chromedp.CSS(`#lookup-form button`)))
+		ana.wait("no banner for an unknown number", `!!document.querySelector('#no-banner')`, 5*time.Second)
+	})
+
+	t.Run("admin settings with validation and warnings", func(t *testing.T) {
+		root := newSession(t, "root")
+		root.signIn(h.URL, "root")
+		root.do(chromedp.Navigate(h.URL + "/admin"))
+		root.wait("settings", `document.querySelector('#acw_minutes') && document.querySelector('#site-name') && document.querySelector('#reason-name')`, 10*time.Second)
+		if bad := eval[[]string](root, unlabelled); len(bad) > 0 {
+			t.Errorf("admin controls without a label: %v", bad)
+		}
+		if !eval[bool](root, `document.querySelector('#scl_enabled').checked`) {
+			t.Error("Enable Second Chance Leads is off after the seed turned it on")
+		}
+		eval[bool](root, `(() => { const i = document.querySelector('#acw_minutes'); i.value = '-1'; i.dispatchEvent(new Event('input')); return true })()`)
+		root.wait("inline validation", `document.querySelector('#acw_minutes-note').textContent.includes('whole number')`, 5*time.Second)
+		eval[bool](root, `(() => { const i = document.querySelector('#acw_minutes'); i.value = '90'; i.dispatchEvent(new Event('input')); return true })()`)
+		root.wait("inline warning", `document.querySelector('#acw_minutes-note').textContent.includes('60 minutes')`, 5*time.Second)
+		root.do(chromedp.Click(chromedp.CSS(`form[aria-label="Follow up settings"] button[type=submit]`)))
+		root.wait("server warning", `document.querySelector('form[aria-label="Follow up settings"] .warn') !== null`, 5*time.Second)
+		var acw int
+		h.store.View(context.Background(), false, func(tx *bbolt.Tx) error {
+			s, err := state.GetSettings(tx, h.acme)
+			acw = s.ACWMinutes
+			return err
+		})
+		if acw != 90 {
+			t.Fatalf("acw_minutes = %d after save", acw)
+		}
+		root.do(chromedp.SendKeys(chromedp.CSS("#site-name"), "Austin PBX"))
+		eval[bool](root, `(() => { document.querySelector('#site-name').form.requestSubmit(); return true })()`)
+		root.wait("one-time site token", `(document.querySelector('#site-token') || {}).textContent?.startsWith('rbs_')`, 5*time.Second)
+	})
+
+	t.Run("narrow laptop screen", func(t *testing.T) {
+		ana.t = t
+		ana.do(chromedp.EmulateViewport(1024, 600), chromedp.Navigate(h.URL+"/scl"))
+		ana.wait("queue", `!!document.querySelector('#queue-table tbody tr[data-id]')`, 10*time.Second)
+		if w := eval[string](ana, `document.documentElement.scrollWidth + ' ' + window.innerWidth`); func() bool {
+			var sw, iw int
+			fmt.Sscan(w, &sw, &iw)
+			return sw > iw
+		}() {
+			t.Fatalf("page scrolls sideways at 1024 px: %s", w)
+		}
+	})
+}
