@@ -104,6 +104,17 @@ func Unmarshal(b []byte) (*Model, error) {
 // Threshold is the model's default flag threshold.
 func (m *Model) Threshold() float64 { return m.threshold }
 
+// WithThreshold returns a copy of m that flags at t (0 < t < 1): how a
+// tenant's own threshold travels with its model bytes.
+func (m *Model) WithThreshold(t float64) (*Model, error) {
+	if t <= 0 || t >= 1 {
+		return nil, fmt.Errorf("threshold %v: want 0 < t < 1", t)
+	}
+	c := *m
+	c.threshold = t
+	return &c, nil
+}
+
 // Labels is the number of tenant labels the model learnt from (0 for the prior).
 func (m *Model) Labels() int { return m.labels }
 
