@@ -405,7 +405,7 @@ func writeWAV(t *testing.T, b []byte) string {
 }
 
 func testRecord() *reboundv1.CallRecord {
-	return &reboundv1.CallRecord{RecordId: "site1/call-42/1", CallId: "call-42", Revision: 1, TalkMs: 4000,
+	return &reboundv1.CallRecord{RecordId: "site1/call-42/1", CallId: "call-42", Revision: 1, TalkMs: 4000, Outcome: reboundv1.Outcome_OUTCOME_ANSWERED,
 		Recording: &reboundv1.Recording{Ref: "call-42.wav"}}
 }
 
@@ -507,6 +507,16 @@ func TestRunnerFailureAndWait(t *testing.T) {
 	r.Wait()
 	if got.Transcript.GetStatus() != reboundv1.Transcript_STATUS_DONE || got.Revision != 1 {
 		t.Fatalf("transcript %v revision %d", got.Transcript, got.Revision)
+	}
+	// An abandoned call is not sent, and says why.
+	ab := testRecord()
+	ab.Outcome = reboundv1.Outcome_OUTCOME_ABANDONED
+	got = r.Start(context.Background(), ab, writeWAV(t, EncodeWAV(8000, burst(8000, 0.1, 0.5, 1))), nil)
+	if got.Transcript.GetStatus() != reboundv1.Transcript_STATUS_NONE || !strings.Contains(got.Transcript.GetReason(), "ABANDONED") {
+		t.Fatalf("abandoned: %v", got.Transcript)
+	}
+	if _, err := New(Config{Outcomes: []string{"answered", "bogus"}}, nil); err == nil {
+		t.Error("an unknown outcome was accepted")
 	}
 	// No recording: nothing to wait for.
 	got = r.Start(context.Background(), testRecord(), "", nil)

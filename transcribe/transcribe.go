@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,10 +58,17 @@ type Config struct {
 	Wait time.Duration `yaml:"wait"`
 	// Timeout bounds one call's whole transcription, retries included. Default 10m.
 	Timeout time.Duration `yaml:"timeout"`
+	// Outcomes are the call outcomes worth transcribing, by enum name without
+	// the prefix. Default ANSWERED and VOICEMAIL: an abandoned call's audio is
+	// the queue's music, and sending it costs money for nothing.
+	Outcomes []string `yaml:"outcomes"`
 }
 
 // New builds the configured Transcriber.
 func New(cfg Config, log *slog.Logger) (Transcriber, error) {
+	if err := cfg.ValidateOutcomes(); err != nil {
+		return nil, err
+	}
 	switch cfg.Backend {
 	case "", "none":
 		return None{}, nil
@@ -78,6 +86,7 @@ type Runner struct {
 	timeout time.Duration
 	log     *slog.Logger
 	wg      sync.WaitGroup
+	want    map[reboundv1.Outcome]bool
 }
 
 // NewRunner returns a Runner over t.
@@ -89,7 +98,25 @@ func NewRunner(t Transcriber, cfg Config, log *slog.Logger) *Runner {
 	if r.timeout <= 0 {
 		r.timeout = 10 * time.Minute
 	}
+	outcomes := cfg.Outcomes
+	if len(outcomes) == 0 {
+		outcomes = []string{"ANSWERED", "VOICEMAIL"}
+	}
+	r.want = map[reboundv1.Outcome]bool{}
+	for _, o := range outcomes {
+		r.want[reboundv1.Outcome(reboundv1.Outcome_value["OUTCOME_"+strings.ToUpper(o)])] = true
+	}
 	return r
+}
+
+// ValidateOutcomes reports an outcome name the Runner would not recognise.
+func (c Config) ValidateOutcomes() error {
+	for _, o := range c.Outcomes {
+		if _, ok := reboundv1.Outcome_value["OUTCOME_"+strings.ToUpper(o)]; !ok || strings.EqualFold(o, "UNSPECIFIED") {
+			return fmt.Errorf("transcribe.outcomes: unknown outcome %q", o)
+		}
+	}
+	return nil
 }
 
 // Start returns the record to ship now and, when a transcript will follow,
@@ -99,6 +126,9 @@ func NewRunner(t Transcriber, cfg Config, log *slog.Logger) *Runner {
 // "none" backend or no recording it comes back at once with STATUS_NONE and
 // update is never called. rec itself is not modified.
 //
+// Start blocks for at most Wait (0: not at all), so with a non-zero Wait
+// call it off the capture path.
+//
 // wavPath is the recording on local disk (rec.recording.ref as the recorder
 // wrote it). ctx cancels the background work (agent shutdown); the update
 // then carries STATUS_FAILED.
@@ -106,6 +136,11 @@ func (r *Runner) Start(ctx context.Context, rec *reboundv1.CallRecord, wavPath s
 	out := proto.Clone(rec).(*reboundv1.CallRecord)
 	if _, none := r.t.(None); none {
 		out.Transcript, _ = None{}.Transcribe(ctx, nil)
+		return out
+	}
+	if !r.want[rec.GetOutcome()] {
+		out.Transcript = &reboundv1.Transcript{Status: reboundv1.Transcript_STATUS_NONE, Backend: r.t.Backend(),
+			Reason: "not transcribed: outcome " + strings.TrimPrefix(rec.GetOutcome().String(), "OUTCOME_") + " is not in transcribe.outcomes"}
 		return out
 	}
 	if wavPath == "" {
