@@ -27,6 +27,7 @@ import (
 	"github.com/reboundhq/rebound/hub/cluster"
 	"github.com/reboundhq/rebound/hub/ingest"
 	"github.com/reboundhq/rebound/hub/state"
+	"github.com/reboundhq/rebound/hub/web"
 )
 
 // Config is the hub's YAML config (docs/examples/hub.yaml); flags override it.
@@ -282,6 +283,24 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 //   - hub/web (WEB): UI at /, SSE fed by s.Node.OnApplied
 //   - hub/scheduler (WORKFLOW): s.Start(scheduler.Run), leader gating via s.Node.IsLeader
 func (s *Server) wire() error {
+	if err := s.wireWeb(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// wireWeb mounts the web UI at "/" and its live stream, fed by every entry
+// this node applies. The UI asks the API mounted on the same mux who is
+// signed in, so it works whatever order the API is mounted in.
+func (s *Server) wireWeb() error {
+	wlog := s.log.With("component", "web")
+	broker := web.NewBroker(web.BrokerConfig{}, wlog)
+	s.Node.OnApplied(broker.Hook())
+	ui, err := web.New(web.Config{API: s.mux, Broker: broker, Log: wlog})
+	if err != nil {
+		return err
+	}
+	s.Mount("/", ui)
 	return nil
 }
 
