@@ -44,6 +44,8 @@ export function ago(iso, now = Date.now()) {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ago`;
   const hrs = Math.floor(m / 60);
+  // Minutes still matter for speed-to-lead in the first hours.
+  if (hrs < 6) return m % 60 ? `${hrs} h ${m % 60} min ago` : `${hrs} h ago`;
   if (hrs < 24) return `${hrs} h ago`;
   const d = Math.floor(hrs / 24);
   return d === 1 ? '1 day ago' : `${d} days ago`;
