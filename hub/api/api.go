@@ -244,7 +244,7 @@ func (a *API) authenticate(r *http.Request) (*reqCtx, error) {
 		return nil, unauth
 	}
 	hash := state.HashToken(token)
-	err := a.cfg.Store.View(r.Context(), false, func(tx *bbolt.Tx) error {
+	lookup := func(tx *bbolt.Tx) error {
 		var uid string
 		if kind == "bearer" {
 			t, ok, err := state.TokenByHash(tx, hash)
@@ -265,7 +265,13 @@ func (a *API) authenticate(r *http.Request) (*reqCtx, error) {
 		}
 		rc.user = u
 		return nil
-	})
+	}
+	err := a.cfg.Store.View(r.Context(), false, lookup)
+	if errors.Is(err, unauth) {
+		// A session created a moment ago through the leader may not have reached this
+		// follower yet: ask again at the leader's read index before refusing.
+		err = a.cfg.Store.View(r.Context(), true, lookup)
+	}
 	if err != nil {
 		return nil, err
 	}

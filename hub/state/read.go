@@ -602,10 +602,22 @@ func scan(tx *bbolt.Tx, q ListQuery, act, age, done []byte, coldAfter func(Setti
 		} else if k != nil && bytes.Equal(k, ck) {
 			k, v = c.Next()
 		}
+	} else if reverse && byActivity && q.Tab == TabCold {
+		// Everything at or after the newest cutoff is Open: start below it.
+		maxCut := int64(0)
+		for _, cut := range tenants {
+			maxCut = max(maxCut, cut)
+		}
+		if k, _ = c.Seek(timeKey(maxCut, "")); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
 	} else if reverse {
 		k, v = c.Last()
-		// The open tab sorted by activity starts no later than now, the cold tab at the
-		// newest cutoff.
+	} else if byActivity && q.Tab != TabCold && q.Tab != TabDone {
+		// Oldest first on the Open tab: nothing older than the oldest cutoff is Open.
+		k, v = c.Seek(timeKey(minCut, ""))
 	} else {
 		k, v = c.First()
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -269,4 +271,104 @@ func FuzzApply(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestListLeadsMatchesBruteForce pages through every tab x sort x filter combination and
+// compares with a plain filter over all leads.
+func TestListLeadsMatchesBruteForce(t *testing.T) {
+	f := newFixture(t)
+	on := true
+	f.must(CmdSettingsUpdate, f.ten, SettingsPatch{SCLEnabled: &on}, nil)
+	var rsn Reason
+	f.must(CmdReasonCreate, f.ten, ReasonBody{Name: "Price", IsLead: true}, &rsn)
+	start := f.now
+	for i := 0; i < 60; i++ {
+		f.now = start.Add(time.Duration(i) * 3 * time.Hour)
+		id := fmt.Sprintf("c%02d", i)
+		rec := &reboundv1.CallRecord{RecordId: id, CallId: id, Outcome: reboundv1.Outcome_OUTCOME_ANSWERED, Direction: reboundv1.Direction_DIRECTION_INBOUND,
+			CallerNumber: fmt.Sprintf("51255501%02d", i%7), AgentExtension: fmt.Sprintf("20%d", i%3), TalkMs: int64(30_000 + i*1000),
+			StartedAt: timestamppb.New(f.now.Add(-5 * time.Minute)), EndedAt: timestamppb.New(f.now)}
+		b, _ := proto.Marshal(rec)
+		f.must(CmdCallIngest, f.ten, b, nil)
+		if i%4 == 0 {
+			f.must(CmdCallClassify, f.ten, ClassifyBody{CallID: id, Type: TypeUnbooked, ReasonID: rsn.ID, Notes: "note " + id}, nil)
+		}
+		var rr ReviewResult
+		f.must(CmdCallReview, f.ten, ReviewBody{CallID: id, Probability: 0.8, Flagged: true}, &rr)
+		switch i % 5 {
+		case 1:
+			f.must(CmdLeadDismiss, f.ten, ItemBody{ID: rr.LeadID, Reason: DismissNotALead}, nil)
+		case 2:
+			f.must(CmdLeadCall, f.ten, ItemBody{ID: rr.LeadID}, nil)
+		}
+	}
+	f.now = start.Add(60*3*time.Hour + time.Hour)
+	var all []Lead
+	f.l.View(context.Background(), false, func(tx *bbolt.Tx) error {
+		all, _ = listJSON[Lead](tx, bLeads, nil)
+		return nil
+	})
+	set := DefaultSettings()
+	for _, tab := range []string{TabOpen, TabCold, TabDone} {
+		for _, srt := range []string{"-activity", "activity", "-age", "age"} {
+			for _, fl := range []ListQuery{{}, {Agent: "201"}, {Reason: rsn.ID}, {Statuses: []string{LeadCallbackAttempt}}, {Notes: "C08"}, {Customer: "0103"}, {AgeMax: 5 * 24 * time.Hour}} {
+				if tab == TabDone && srt != "-activity" && srt != "activity" {
+					continue
+				}
+				q := fl
+				q.Now, q.Tab, q.Sort, q.Tenants, q.Limit = f.now, tab, srt, []string{f.ten}, 7
+				var got []string
+				for page := 0; ; page++ {
+					var p Page[Lead]
+					if err := f.l.View(context.Background(), false, func(tx *bbolt.Tx) error {
+						var err error
+						p, err = ListLeads(tx, q)
+						return err
+					}); err != nil {
+						t.Fatal(err)
+					}
+					for _, l := range p.Items {
+						got = append(got, l.ID)
+					}
+					if p.NextCursor == "" || page > 20 {
+						break
+					}
+					q.Cursor = p.NextCursor
+				}
+				var want []Lead
+				for _, l := range all {
+					if LeadTab(&l, set, f.now) != tab || (fl.Agent != "" && l.Agent != fl.Agent) || (fl.Reason != "" && l.ReasonID != fl.Reason) ||
+						(len(fl.Statuses) > 0 && l.Status != fl.Statuses[0]) || (fl.Notes != "" && !leadNotesMatch(&l, fl.Notes)) ||
+						(fl.Customer != "" && !strings.Contains(l.Phone, fl.Customer)) || (fl.AgeMax > 0 && f.now.UnixMilli()-l.CallEndedMs > fl.AgeMax.Milliseconds()) {
+						continue
+					}
+					want = append(want, l)
+				}
+				keyOf := func(l Lead) int64 {
+					switch {
+					case tab == TabDone:
+						return l.DoneMs
+					case srt == "-age" || srt == "age":
+						return l.CallEndedMs
+					}
+					return l.LastActivityMs
+				}
+				desc := srt == "-activity" || srt == "-age"
+				sort.Slice(want, func(i, j int) bool {
+					ki, kj := keyOf(want[i]), keyOf(want[j])
+					if ki != kj {
+						return (ki > kj) == desc
+					}
+					return (want[i].ID > want[j].ID) == desc
+				})
+				var wantIDs []string
+				for _, l := range want {
+					wantIDs = append(wantIDs, l.ID)
+				}
+				if strings.Join(got, ",") != strings.Join(wantIDs, ",") {
+					t.Errorf("tab %s sort %s filter %+v:\n got %v\nwant %v", tab, srt, fl, got, wantIDs)
+				}
+			}
+		}
+	}
 }
