@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/reboundhq/rebound/agent/calls"
+	"github.com/reboundhq/rebound/agent/capture"
 	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
 	"github.com/reboundhq/rebound/sip/siptest"
 )
@@ -55,7 +57,7 @@ func defaultKeys(k map[string]string) []string {
 
 // runSipp plays the scenario on loopback while tshark writes the traffic to
 // a pcap, then replays that pcap through the pipeline.
-func runSipp(t *testing.T, sc sippScenario) []*reboundv1.CallRecord {
+func runSipp(t *testing.T, sc sippScenario) (fromPcap, live []*reboundv1.CallRecord) {
 	t.Helper()
 	sipp := siptest.Peer(t, "sipp")
 	tshark := siptest.Peer(t, "tshark")
@@ -87,6 +89,14 @@ func runSipp(t *testing.T, sc sippScenario) []*reboundv1.CallRecord {
 
 	pcap := filepath.Join(dir, "capture.pcap")
 	stopCapture := startTshark(t, tshark, pcap, strings.Join(filter, " or "))
+	var sipPorts []uint16
+	for _, p := range ps {
+		sipPorts = append(sipPorts, uint16(p.uas), uint16(p.uac))
+	}
+	if proxyPort != 0 {
+		sipPorts = append(sipPorts, uint16(proxyPort))
+	}
+	sniffer := startLive(t, sipPorts, sc.cfg)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
@@ -129,6 +139,9 @@ func runSipp(t *testing.T, sc sippScenario) []*reboundv1.CallRecord {
 	}
 	wg.Wait()
 	stopCapture()
+	if sniffer != nil {
+		live = sniffer.stop(t)
+	}
 	if len(errs) > 0 {
 		t.Fatalf("sipp failed:\n%s", strings.Join(errs, "\n"))
 	}
@@ -142,10 +155,78 @@ func runSipp(t *testing.T, sc sippScenario) []*reboundv1.CallRecord {
 		}
 	}
 	recs, _ := runPcap(t, pcap, sc.cfg, nil)
-	if t.Failed() {
-		return nil
+	return recs, live
+}
+
+// liveCapture runs a pipeline on a live AF_PACKET sniff of lo, filtered in
+// the kernel to the scenario's ports.
+type liveCapture struct {
+	p      *Pipeline
+	mu     sync.Mutex
+	recs   []*reboundv1.CallRecord
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startLive starts sniffing, or returns nil (and logs why) when this
+// process may not open AF_PACKET sockets.
+func startLive(t *testing.T, sipPorts []uint16, cfg calls.Config) *liveCapture {
+	t.Helper()
+	probePort := siptest.FreeUDPPort(t)
+	l := &liveCapture{done: make(chan error, 1)}
+	p, err := New(Options{SiteID: "site-test", Calls: cfg, Emit: func(r *reboundv1.CallRecord) {
+		l.mu.Lock()
+		l.recs = append(l.recs, r)
+		l.mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return recs
+	l.p = p
+	src := &capture.Sniff{Interface: "lo", Config: capture.Config{
+		SIPPorts: sipPorts,
+		RTPPorts: capture.PortRange{Min: uint16(probePort), Max: uint16(probePort)},
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	go func() { l.done <- src.Run(ctx, p) }()
+	// Readiness: probe datagrams into the RTP range until one arrives.
+	conn, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(probePort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.Stats().Datagrams == 0 {
+		select {
+		case err := <-l.done:
+			cancel()
+			t.Logf("live sniff unavailable, pcap only: %v", err)
+			return nil
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-l.done
+			t.Fatal("live sniffer never saw its probe")
+		}
+		_, _ = conn.Write([]byte{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1})
+		time.Sleep(20 * time.Millisecond)
+	}
+	return l
+}
+
+// stop ends the sniff and flushes the pipeline.
+func (l *liveCapture) stop(t *testing.T) []*reboundv1.CallRecord {
+	t.Helper()
+	l.cancel()
+	if err := <-l.done; err != nil {
+		t.Errorf("sniff: %v", err)
+	}
+	l.p.Flush(time.Time{})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.recs
 }
 
 func tail(b []byte) string {
@@ -196,7 +277,7 @@ func startTshark(t *testing.T, tshark, path, filter string) func() {
 			return
 		}
 		stopped = true
-		time.Sleep(300 * time.Millisecond) // let the last packets land
+		time.Sleep(time.Second) // let the last packets land
 		_ = cmd.Process.Signal(os.Interrupt)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -462,11 +543,18 @@ func TestSippScenarios(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			recs := runSipp(t, sc)
+			// Each scenario has its own ports and capture filter, and sipp
+			// mostly waits: two at a time (go test -parallel) halves the
+			// suite's wall time.
+			t.Parallel()
+			recs, live := runSipp(t, sc)
 			if t.Failed() {
 				return
 			}
-			sc.check(t, recs)
+			t.Run("pcap", func(t *testing.T) { sc.check(t, recs) })
+			if live != nil || len(recs) == 0 {
+				t.Run("live", func(t *testing.T) { sc.check(t, live) })
+			}
 		})
 	}
 }
