@@ -451,3 +451,39 @@ func TestHandwritten(t *testing.T) {
 		t.Fatalf("hand-written set: F1 %.3f AUC %.3f (guards 0.7 and 0.85)", met.F1, met.AUC)
 	}
 }
+
+func TestSummarize(t *testing.T) {
+	call := func(notes string, caller ...string) *Call {
+		c := &Call{Classification: Classification{Notes: notes}}
+		if len(caller) > 0 {
+			c.Transcript = &Transcript{}
+			for i, l := range caller {
+				c.Transcript.Segments = append(c.Transcript.Segments, seg("CALLER", int64(i)*5000, l))
+			}
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		c    *Call
+		want string
+	}{
+		{call("", "hi how much to replace the water heater", "let me think about it"),
+			"The caller asked for a price on a water heater. It did not book because the caller wanted to think about it."},
+		{call("", "hey the garage door spring snapped", "i need to check with my husband"),
+			"The caller called about a garage door spring. It did not book because the caller wanted to check with their spouse or partner first."},
+		{call("", "do you guys do financing on a new furnace"),
+			"The caller asked about a new furnace. It did not book because the caller asked about financing before committing."},
+		{call("", "sorry wrong number"),
+			"What the caller wanted is not clear from the call. It did not book because it was a wrong number."},
+		{call("cx wants quote on roof, comparing 3 cos"),
+			"The caller wanted a quote for the roof. It did not book because the caller is comparing other companies' prices."},
+		{call(""), "There is no transcript and no CSR note, so what the caller wanted is unknown. Why it did not book is not stated."},
+		// "ant" must not match inside "want".
+		{call("", "i want someone to fix the dryer", "im renting, the landlord pays"),
+			"The caller wanted someone to fix the dryer. It did not book because the caller rents and cannot authorise the work."},
+	} {
+		if got := Summarize(tc.c); got != tc.want {
+			t.Errorf("Summarize:\n got  %q\n want %q", got, tc.want)
+		}
+	}
+}
