@@ -335,6 +335,10 @@ func (d *decoder) greTunnel(data []byte, depth int) {
 		d.c.malformed.Add(1)
 		return
 	}
+	if d.gre.Protocol == ethernetTypeERSPAN3 {
+		d.erspan3(d.gre.Payload, depth)
+		return
+	}
 	switch d.gre.NextLayerType() {
 	case layers.LayerTypeEthernet:
 		d.ethernet(d.gre.Payload, depth+1)
@@ -348,6 +352,36 @@ func (d *decoder) greTunnel(data []byte, depth int) {
 		d.ipv4(d.gre.Payload, depth+1)
 	case layers.LayerTypeIPv6:
 		d.ipv6(d.gre.Payload, depth+1)
+	default:
+		d.c.unsupported.Add(1)
+	}
+}
+
+// ethernetTypeERSPAN3 is the GRE protocol type of ERSPAN type III.
+const ethernetTypeERSPAN3 layers.EthernetType = 0x22eb
+
+// erspan3 strips an ERSPAN type III header: 12 bytes, plus an 8-byte
+// platform sub-header when the O flag is set. The frame type says whether
+// an Ethernet frame or a bare IP packet follows.
+func (d *decoder) erspan3(data []byte, depth int) {
+	if len(data) < 12 || data[0]>>4 != 2 {
+		d.c.malformed.Add(1)
+		return
+	}
+	frameType := (data[10] >> 2) & 0x1f
+	hdr := 12
+	if data[11]&1 != 0 {
+		hdr += 8
+	}
+	if len(data) < hdr {
+		d.c.malformed.Add(1)
+		return
+	}
+	switch frameType {
+	case 0:
+		d.ethernet(data[hdr:], depth+1)
+	case 2:
+		d.rawIP(data[hdr:], depth+1)
 	default:
 		d.c.unsupported.Add(1)
 	}

@@ -62,6 +62,10 @@ func TestLinkLayers(t *testing.T) {
 			greFrame(t, layers.EthernetTypeERSPAN, true, ether(t, layers.EthernetTypeIPv4, sip4, [2]uint16{0x8100, 7})),
 			greFrame(t, layers.EthernetTypeERSPAN, true, ether(t, layers.EthernetTypeIPv4, rtp4)),
 		}, caller4, pbx4},
+		{"erspan3", layers.LinkTypeEthernet, [][]byte{
+			greFrame(t, ethernetTypeERSPAN3, false, append(erspan3Header(true), ether(t, layers.EthernetTypeIPv4, sip4)...)),
+			greFrame(t, ethernetTypeERSPAN3, false, append(erspan3Header(false), ether(t, layers.EthernetTypeIPv4, rtp4)...)),
+		}, caller4, pbx4},
 		{"gre-ip", layers.LinkTypeEthernet, [][]byte{
 			greFrame(t, layers.EthernetTypeIPv4, false, sip4),
 			greFrame(t, layers.EthernetTypeIPv4, false, rtp4),

@@ -183,6 +183,19 @@ func nullFrame(family uint32, bigEndian bool, inner []byte) []byte {
 	return append(h, inner...)
 }
 
+// erspan3Header is an ERSPAN type III header (version 2) for an Ethernet
+// frame, with the optional 8-byte platform sub-header when sub is set.
+func erspan3Header(sub bool) []byte {
+	h := make([]byte, 12, 20)
+	h[0], h[1] = 0x20, 10 // version 2, VLAN 10
+	h[3] = 5              // session 5
+	if sub {
+		h[11] |= 1
+		h = append(h, make([]byte, 8)...)
+	}
+	return h
+}
+
 // greFrame wraps a frame in outer Ethernet/IPv4/GRE.
 func greFrame(t testing.TB, proto layers.EthernetType, erspan bool, inner []byte) []byte {
 	outer := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolGRE, SrcIP: net.IP{198, 51, 100, 1}, DstIP: net.IP{198, 51, 100, 2}}

@@ -102,7 +102,7 @@ func (p *Pcap) Run(ctx context.Context, h Handler) error {
 			// damaged block as a format error: either way the file ends
 			// here, and what came before was delivered.
 			p.counters.truncated.Add(1)
-			p.Config.logger().Warn("capture: damaged tail", "path", p.Path, "packets", n, "err", err)
+			d.cfg.Logger.Warn("capture: damaged tail", "path", p.Path, "packets", n, "err", err)
 			return nil
 		}
 		if n == 0 {
@@ -129,10 +129,4 @@ func (p *Pcap) Run(ctx context.Context, h Handler) error {
 		}
 		d.packet(linkTypes(ci), data, ci.Timestamp.Add(shift), ci.Length)
 	}
-}
-
-func (c Config) logger() interface {
-	Warn(msg string, args ...any)
-} {
-	return c.withDefaults().Logger
 }

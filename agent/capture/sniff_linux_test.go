@@ -20,10 +20,9 @@ import (
 
 // liveCollector is a Handler safe to read while Run is running.
 type liveCollector struct {
-	mu    sync.Mutex
-	msgs  []Message
-	dgs   []Datagram
-	probe uint16
+	mu   sync.Mutex
+	msgs []Message
+	dgs  []Datagram
 }
 
 func (c *liveCollector) SIP(m Message) {
@@ -187,4 +186,51 @@ func TestSniffMissingInterface(t *testing.T) {
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("capture: sniff rebound-no-such-if0")) {
 		t.Fatalf("error %v, want one naming the interface", err)
 	}
+}
+
+// TestSniffKernelDrops stalls the handler while a burst overflows a small
+// ring, and checks that the kernel's drop count reaches the counters.
+func TestSniffKernelDrops(t *testing.T) {
+	requireAFPacket(t)
+	port := siptest.FreeUDPPort(t)
+	release := make(chan struct{})
+	var once sync.Once
+	seen := make(chan struct{})
+	h := HandlerFuncs{OnDatagram: func(Datagram) {
+		once.Do(func() { close(seen) })
+		<-release
+	}}
+	s := &Sniff{Interface: "lo", BlockSize: 1 << 16, NumBlocks: 2, Config: Config{RTPPorts: PortRange{Min: uint16(port), Max: uint16(port)}}}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, h) }()
+	conn, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitFor(t, "the first datagram", 10*time.Second, func() bool {
+		_, _ = conn.Write(rtpPacket(0))
+		select {
+		case <-seen:
+			return true
+		default:
+			return false
+		}
+	})
+	// The handler is now stuck: 4,000 packets of 200 bytes cannot fit in
+	// a 128 KiB ring.
+	for i := range 4000 {
+		_, _ = conn.Write(rtpPacket(uint16(i)))
+	}
+	close(release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := s.Counters().Snapshot()
+	if st.KernelDrops == 0 {
+		t.Fatalf("no kernel drops counted after overflowing the ring: %+v", st)
+	}
+	t.Logf("stats after the burst: %+v", st)
 }
