@@ -149,15 +149,15 @@ func (e *Engine) LegStarted(d *dialog.Dialog) {
 }
 
 // callerWindowGroup finds an open call whose first leg has the same caller
-// number, started within the window, is still up, and was received by the
+// number (or dials the same external number), started within the window, is still up, and was received by the
 // host that now places this leg. A leg that itself comes from a
 // trunk is a new customer call, never a continuation.
 func (e *Engine) callerWindowGroup(d *dialog.Dialog) *group {
 	if e.r.trunksDefined && e.r.isTrunk(d.InviteSrc.Addr()) {
 		return nil
 	}
-	num := callerNumber(d)
-	if num == "" {
+	num, dialled := callerNumber(d), target(d)
+	if num == "" && dialled == "" {
 		return nil
 	}
 	for i := len(e.groups) - 1; i >= 0; i-- {
@@ -174,7 +174,12 @@ func (e *Engine) callerWindowGroup(d *dialog.Dialog) *group {
 		if d.InviteSrc != p.InviteDst {
 			continue
 		}
-		if callerNumber(p) == num && p.CallID != d.CallID {
+		// Inbound, the PBX keeps the caller's number on the new leg; outbound,
+		// it replaces the extension with the company number but dials the
+		// same external number.
+		sameCaller := num != "" && callerNumber(p) == num
+		sameDialled := dialled != "" && target(p) == dialled && !matchAny(e.r.agents, dialled)
+		if (sameCaller || sameDialled) && p.CallID != d.CallID {
 			return g
 		}
 	}

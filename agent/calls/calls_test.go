@@ -244,3 +244,24 @@ func TestRejectedIsFailed(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboundThroughB2BUA: the agent's phone calls out through the PBX,
+// which places the trunk leg with the company number as caller. The legs
+// are one outbound call, never an inbound abandon.
+func TestOutboundThroughB2BUA(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.send(0, phone, pbx, invite("A1", "201", "15557778888", "a", ""))
+	h.send(100, pbx, trunk, invite("B1", "5550100", "15557778888", "b", ""))
+	h.send(4000, phone, pbx, "CANCEL sip:15557778888@pbx SIP/2.0\nVia: SIP/2.0/UDP x;branch=z9hG4bKA1\nFrom: <sip:201@x>;tag=a\nTo: <sip:15557778888@pbx>\nCall-ID: A1\nCSeq: 1 CANCEL\nContent-Length: 0\n\n")
+	h.send(4010, pbx, phone, response(487, "A1", "201", "15557778888", "a", "pa", "INVITE"))
+	h.send(4020, pbx, trunk, "CANCEL sip:15557778888@pbx SIP/2.0\nVia: SIP/2.0/UDP x;branch=z9hG4bKB1\nFrom: <sip:5550100@x>;tag=b\nTo: <sip:15557778888@pbx>\nCall-ID: B1\nCSeq: 1 CANCEL\nContent-Length: 0\n\n")
+	h.send(4030, trunk, pbx, response(487, "B1", "5550100", "15557778888", "b", "pb", "INVITE"))
+	recs := h.flush(10000)
+	if len(recs) != 1 {
+		t.Fatalf("records %d, want 1", len(recs))
+	}
+	r := recs[0]
+	if r.Outcome != reboundv1.Outcome_OUTCOME_OUTBOUND || len(r.Legs) != 2 || r.Legs[1].CorrelatedBy != "caller-window" || r.AgentExtension != "201" {
+		t.Errorf("outcome %v legs %d agent %q evidence %v", r.Outcome, len(r.Legs), r.AgentExtension, r.Evidence)
+	}
+}
