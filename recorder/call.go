@@ -75,6 +75,8 @@ type stream struct {
 	last     time.Time
 
 	// RFC 3550 sequence accounting.
+	probe          bool   // a large sequence jump awaits confirmation
+	badSeq         uint16 // the sequence number that would confirm it
 	seqInit        bool
 	baseExt        int64
 	maxExt         int64
@@ -287,14 +289,23 @@ func (s *stream) sequence(seq uint16) (inOrder, dup bool) {
 	ext := s.maxExt + d
 	switch {
 	case d > 3000 || d < -3000:
-		// The sender restarted its sequence (RFC 3550 A.1): bank what the old
-		// run expected and start counting again.
-		s.expectedPrior += uint64(s.maxExt - s.baseExt + 1)
-		s.baseExt, s.maxExt = int64(seq)+(s.maxExt&^0xFFFF)+1<<16, int64(seq)+(s.maxExt&^0xFFFF)+1<<16
-		s.window = [8]uint64{}
+		// A jump this large is either a stray packet or a sender that
+		// restarted its sequence (RFC 3550 A.1). Only a second packet that
+		// follows on confirms a restart; then the old run's expectation is
+		// banked and counting starts again from the first packet of the new run.
 		s.received++
-		s.setSeen(s.maxExt)
-		return true, false
+		if s.probe && seq == s.badSeq {
+			s.probe = false
+			s.expectedPrior += uint64(s.maxExt - s.baseExt + 1)
+			next := (s.maxExt | 0xFFFF) + 1 + int64(seq) // a fresh cycle above the old run
+			s.baseExt, s.maxExt = next-1, next
+			s.window = [8]uint64{}
+			s.setSeen(next - 1)
+			s.setSeen(next)
+			return true, false
+		}
+		s.probe, s.badSeq = true, seq+1
+		return false, false
 	case d > 0:
 		steps := d
 		if steps > 512 {

@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -97,6 +98,11 @@ func (c *call) finish() (*Result, error) {
 	rec := &reboundv1.Recording{Codec: strings.Join(c.codecs, ","), Channels: 2}
 	if c.ring != nil {
 		c.flushTo(c.end)
+	}
+	full := errors.Is(c.werr, errWAVFull)
+	if full {
+		res.Notes = append(res.Notes, "recording stopped at the 4 GiB WAV limit; later audio is not in the file")
+		c.werr = nil
 	}
 	if c.file != nil {
 		if c.werr == nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -54,7 +55,17 @@ func createWAV(dir, name string, rate, channels int) (*wavFile, error) {
 	return &wavFile{dir: dir, name: name, f: f, rate: rate, channels: channels}, nil
 }
 
+// maxWAVData is the most sample data a RIFF header can describe.
+const maxWAVData = 1<<32 - 1 - 36
+
+// errWAVFull stops a recording that reached the RIFF size limit (about 37 h
+// of 16 kHz stereo); what was written stays valid.
+var errWAVFull = errors.New("recording reached the 4 GiB WAV size limit")
+
 func (w *wavFile) write(p []byte) error {
+	if w.data+int64(len(p)) > maxWAVData {
+		return errWAVFull
+	}
 	n, err := w.f.Write(p)
 	w.data += int64(n)
 	if err != nil {
