@@ -9,12 +9,14 @@
 package pipeline
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reboundhq/rebound/agent/calls"
 	"github.com/reboundhq/rebound/agent/capture"
@@ -37,6 +39,10 @@ type Options struct {
 	Emit func(*reboundv1.CallRecord)
 	// Logger receives warnings about malformed input. Default: discard.
 	Logger *slog.Logger
+	// KernelDrops, when set, reads the capture source's kernel drop
+	// counter: a call during which it grew is flagged KERNEL_DROPS, since
+	// some of its packets may be missing.
+	KernelDrops func() uint64
 }
 
 // Stats are the pipeline's counters.
@@ -61,8 +67,13 @@ type Pipeline struct {
 	sipCount   atomic.Uint64
 	datagrams  atomic.Uint64
 	unmatched  atomic.Uint64
+	calls      atomic.Uint64
+	abandons   atomic.Uint64
+	openDlg    atomic.Int64
 	lastAdvSec int64
 	last       time.Time
+	// dropsAt holds the kernel drop counter when each leg started.
+	dropsAt map[string]uint64
 }
 
 var _ capture.Handler = (*Pipeline)(nil)
@@ -73,16 +84,21 @@ func New(opts Options) (*Pipeline, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipeline{opts: opts, log: log, parser: sip.NewParser(), rec: opts.Recorder}
+	p := &Pipeline{opts: opts, log: log, parser: sip.NewParser(), rec: opts.Recorder, dropsAt: make(map[string]uint64)}
 	eng, err := calls.New(opts.Calls, opts.SiteID, log, p.finished)
 	if err != nil {
 		return nil, err
 	}
 	p.engine = eng
 	p.tracker = dialog.New(opts.Calls.Dialog(), dialog.Hooks{
-		Started: eng.LegStarted,
-		Media:   p.media,
-		Ended:   eng.LegEnded,
+		Started: func(d *dialog.Dialog) {
+			if opts.KernelDrops != nil {
+				p.dropsAt[d.CallID] = opts.KernelDrops()
+			}
+			eng.LegStarted(d)
+		},
+		Media: p.media,
+		Ended: eng.LegEnded,
 	})
 	return p, nil
 }
@@ -102,6 +118,7 @@ func (p *Pipeline) SIP(m capture.Message) {
 	}
 	p.tracker.Message(m.At, m.Src, m.Dst, m.Transport, msg)
 	p.advanceCalls(m.At)
+	p.openDlg.Store(int64(p.tracker.Open()))
 }
 
 func errString(err error) string {
@@ -144,6 +161,7 @@ func (p *Pipeline) Flush(at time.Time) {
 	}
 	p.tracker.Flush(at)
 	p.engine.Flush(at)
+	p.openDlg.Store(int64(p.tracker.Open()))
 }
 
 // Stats returns the counters. The dialog and calls counters are only
@@ -205,9 +223,52 @@ func (p *Pipeline) finished(r calls.Result) {
 			}
 		}
 	}
+	if p.opts.KernelDrops != nil {
+		before, ok := p.dropsAt[r.Primary]
+		if now := p.opts.KernelDrops(); ok && now > before {
+			addFlag(rec.Health, reboundv1.HealthFlag_HEALTH_FLAG_KERNEL_DROPS)
+			rec.Health.KernelDrops = now - before
+			rec.Health.Notes = append(rec.Health.Notes, "the kernel dropped packets during this call; signalling or audio may be missing")
+		}
+	}
+	for _, leg := range r.Legs {
+		delete(p.dropsAt, leg)
+	}
+	p.calls.Add(1)
+	if rec.Outcome == reboundv1.Outcome_OUTCOME_ABANDONED {
+		p.abandons.Add(1)
+	}
 	if p.opts.Emit != nil {
 		p.opts.Emit(rec)
 	}
+}
+
+// Register adds the pipeline's counters to reg as rebound_pipeline_*, with
+// constLabels (for example {"site": "plant-3"}).
+func (p *Pipeline) Register(reg prometheus.Registerer, constLabels prometheus.Labels) error {
+	counters := []struct {
+		name, help string
+		f          func() float64
+	}{
+		{"sip_messages_total", "SIP messages handed to the pipeline.", func() float64 { return float64(p.sipCount.Load()) }},
+		{"sip_malformed_total", "SIP messages sipgo could not parse (or missing Call-ID, CSeq, From or To).", func() float64 { return float64(p.malformed.Load()) }},
+		{"datagrams_total", "Non-SIP datagrams handed to the pipeline.", func() float64 { return float64(p.datagrams.Load()) }},
+		{"rtp_unmatched_total", "Datagrams that matched no call's SDP media endpoints.", func() float64 { return float64(p.unmatched.Load()) }},
+		{"calls_total", "Call records emitted.", func() float64 { return float64(p.calls.Load()) }},
+		{"abandoned_calls_total", "Call records emitted as abandoned.", func() float64 { return float64(p.abandons.Load()) }},
+	}
+	for _, c := range counters {
+		col := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "rebound", Subsystem: "pipeline", Name: c.name, Help: c.help, ConstLabels: constLabels}, c.f)
+		if err := reg.Register(col); err != nil {
+			return fmt.Errorf("pipeline: register metric %s: %w", c.name, err)
+		}
+	}
+	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "rebound", Subsystem: "pipeline", Name: "dialogs_open",
+		Help: "SIP dialogs being tracked.", ConstLabels: constLabels}, func() float64 { return float64(p.openDlg.Load()) })
+	if err := reg.Register(open); err != nil {
+		return fmt.Errorf("pipeline: register metric dialogs_open: %w", err)
+	}
+	return nil
 }
 
 func addFlag(h *reboundv1.CaptureHealth, f reboundv1.HealthFlag) {

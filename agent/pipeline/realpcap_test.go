@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/reboundhq/rebound/agent/calls"
 	"github.com/reboundhq/rebound/agent/capture"
 	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
@@ -268,5 +270,56 @@ func TestRecording(t *testing.T) {
 	}
 	if p.Stats().Datagrams == 0 {
 		t.Error("no datagrams")
+	}
+}
+
+// TestMetricsAndKernelDrops: the counters reach Prometheus, and a call
+// during which the kernel dropped packets is flagged.
+func TestMetricsAndKernelDrops(t *testing.T) {
+	path := filepath.Join(sharedTestdata(t), "pcap", "sngrep", "aaa.pcap")
+	var drops uint64
+	var out []*reboundv1.CallRecord
+	p, err := New(Options{SiteID: "m", KernelDrops: func() uint64 { return drops }, Emit: func(r *reboundv1.CallRecord) { out = append(out, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := p.Register(reg, prometheus.Labels{"site": "m"}); err != nil {
+		t.Fatal(err)
+	}
+	// The source reports drops as soon as the first call has started.
+	h := capture.HandlerFuncs{
+		OnSIP: func(m capture.Message) {
+			p.SIP(m)
+			if p.engine.Open() > 0 && drops == 0 {
+				drops = 7
+			}
+		},
+		OnDatagram: p.Datagram,
+	}
+	if err := (&capture.Pcap{Path: path}).Run(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	p.Flush(timeZero)
+	if len(out) == 0 || !hasFlag(out[0], reboundv1.HealthFlag_HEALTH_FLAG_KERNEL_DROPS) || out[0].Health.KernelDrops == 0 {
+		t.Errorf("first call not flagged: %v", out[0].GetHealth())
+	}
+	if hasFlag(out[len(out)-1], reboundv1.HealthFlag_HEALTH_FLAG_KERNEL_DROPS) {
+		t.Errorf("a call after the drops was flagged")
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if m.Counter != nil {
+				got[mf.GetName()] = m.Counter.GetValue()
+			}
+		}
+	}
+	if got["rebound_pipeline_calls_total"] != float64(len(out)) || got["rebound_pipeline_sip_messages_total"] == 0 || got["rebound_pipeline_abandoned_calls_total"] != 1 {
+		t.Errorf("metrics %v", got)
 	}
 }
