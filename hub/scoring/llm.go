@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -31,7 +32,14 @@ type LLMConfig struct {
 	// MaxTranscriptChars bounds what is sent. Default 12000.
 	MaxTranscriptChars int `yaml:"max_transcript_chars"`
 
-	HTTPClient *http.Client `yaml:"-"`
+	// After BreakAfter consecutive failures (default 3) the LLM is skipped for
+	// BreakFor (default 1m), so a dead endpoint costs one timeout per minute,
+	// not one per call in a review batch.
+	BreakAfter int           `yaml:"break_after"`
+	BreakFor   time.Duration `yaml:"break_for"`
+
+	HTTPClient *http.Client     `yaml:"-"`
+	Now        func() time.Time `yaml:"-"`
 }
 
 // LLM reviews calls with a chat model, falling back to the built-in result.
@@ -39,6 +47,10 @@ type LLM struct {
 	cfg      LLMConfig
 	endpoint string
 	log      *slog.Logger
+
+	mu       sync.Mutex
+	failures int
+	openTill time.Time
 }
 
 // NewLLM validates cfg.
@@ -72,6 +84,15 @@ func NewLLM(cfg LLMConfig, log *slog.Logger) (*LLM, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient
+	}
+	if cfg.BreakAfter <= 0 {
+		cfg.BreakAfter = 3
+	}
+	if cfg.BreakFor <= 0 {
+		cfg.BreakFor = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -113,7 +134,25 @@ const llmSystemPrompt = `You review unbooked calls to a home-service business (H
 // Review asks the model and merges its answer into builtin; on any error,
 // timeout, refusal or malformed answer it returns builtin unchanged.
 func (l *LLM) Review(ctx context.Context, c *Call, builtin Result, threshold float64) Result {
+	l.mu.Lock()
+	open := l.cfg.Now().Before(l.openTill)
+	l.mu.Unlock()
+	if open {
+		l.log.Debug("llm skipped after repeated failures", "call", c.CallID)
+		return builtin
+	}
 	v, err := l.ask(ctx, c)
+	l.mu.Lock()
+	if err != nil {
+		l.failures++
+		if l.failures >= l.cfg.BreakAfter {
+			l.openTill = l.cfg.Now().Add(l.cfg.BreakFor)
+			l.failures = 0
+		}
+	} else {
+		l.failures = 0
+	}
+	l.mu.Unlock()
 	if err != nil {
 		l.log.Warn("llm review failed, using the built-in model", "call", c.CallID, "err", err)
 		return builtin

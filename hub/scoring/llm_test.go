@@ -212,3 +212,34 @@ func TestNewLLMConfig(t *testing.T) {
 		t.Fatalf("endpoint %q err %v", l.endpoint, err)
 	}
 }
+
+func TestLLMBreaker(t *testing.T) {
+	m := prior(t)
+	c := waterHeaterCall("llm-3")
+	builtin := m.Score(&c)
+	healthy := false
+	f := &fakeChat{t: t}
+	f.answer = func(w http.ResponseWriter, r *http.Request, u string) {
+		if !healthy {
+			chatError(w, 503, "unavailable")
+			return
+		}
+		json.NewEncoder(w).Encode(completion(`{"probability":0.9,"is_lead":true,"summary":"ok.","signals":[]}`, nil, "stop"))
+	}
+	now := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	l, err := NewLLM(LLMConfig{URL: f.start().URL, APIKey: "sk-chat", Model: "m", BreakAfter: 2, BreakFor: time.Minute, Now: func() time.Time { return now }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		l.Review(context.Background(), &c, builtin, 0.5)
+	}
+	if n := f.calls.Load(); n != 2 {
+		t.Fatalf("%d requests while the endpoint was failing, want 2 then the breaker open", n)
+	}
+	healthy = true
+	now = now.Add(61 * time.Second)
+	if r := l.Review(context.Background(), &c, builtin, 0.5); r.Backend != "builtin+llm" || f.calls.Load() != 3 {
+		t.Fatalf("after the break the LLM was not tried again: %+v, %d calls", r, f.calls.Load())
+	}
+}
