@@ -24,10 +24,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/reboundhq/rebound/hub/api"
 	"github.com/reboundhq/rebound/hub/cluster"
 	"github.com/reboundhq/rebound/hub/ingest"
+	"github.com/reboundhq/rebound/hub/scheduler"
+	"github.com/reboundhq/rebound/hub/scoring"
 	"github.com/reboundhq/rebound/hub/state"
 	"github.com/reboundhq/rebound/hub/web"
+	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
 )
 
 // Config is the hub's YAML config (docs/examples/hub.yaml); flags override it.
@@ -164,6 +168,7 @@ type Server struct {
 	Node     *cluster.Node
 	State    *state.Machine
 	Ingest   *ingest.Server
+	API      *api.API
 	Registry *prometheus.Registry
 
 	mux      *http.ServeMux
@@ -260,6 +265,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if s.Ingest, err = ingest.New(ingest.Config{
 		Auth: siteAuth{s.Node}, Store: s.Node, NodeID: cfg.NodeID, LeaderID: s.Node.LeaderID,
 		Logger: log, Registerer: s.Registry,
+		OnResult: func(_ ingest.Site, res *reboundv1.CommandResult) {
+			if s.API != nil {
+				if err := s.API.DialResult(context.Background(), res); err != nil {
+					log.Warn("dial result", "err", err)
+				}
+			}
+		},
 	}); err != nil {
 		return nil, err
 	}
@@ -283,9 +295,28 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 //   - hub/web (WEB): UI at /, SSE fed by s.Node.OnApplied
 //   - hub/scheduler (WORKFLOW): s.Start(scheduler.Run), leader gating via s.Node.IsLeader
 func (s *Server) wire() error {
+	if err := s.wireWorkflow(); err != nil {
+		return err
+	}
 	if err := s.wireWeb(); err != nil {
 		return err
 	}
+	return nil
+}
+
+// wireWorkflow mounts the JSON API at /api/v1/ and runs the leader-only scheduler
+// (ACW expiry -> review with the scoring reviewer, retraining).
+func (s *Server) wireWorkflow() error {
+	s.API = api.New(api.Config{Store: s.Node, Logger: s.log.With("component", "api"), Dialer: s.Ingest,
+		Recordings: api.FetchedRecordings{Fetch: s.Ingest.FetchRecording}})
+	s.Mount("/api/v1/", s.API.Handler())
+	rev, err := scoring.NewReviewer(nil, s.log.With("component", "scoring"))
+	if err != nil {
+		return fmt.Errorf("scoring: %w", err)
+	}
+	sch := scheduler.New(scheduler.Config{Store: s.Node, Leader: s.Node, Reviewer: rev, Trainer: rev,
+		Logger: s.log.With("component", "scheduler")})
+	s.Start(sch.Run)
 	return nil
 }
 

@@ -5,6 +5,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -16,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/reboundhq/rebound/hub/state"
@@ -64,6 +66,9 @@ type API struct {
 	mux    *http.ServeMux
 	routes []Route
 	dummy  []byte
+
+	dialMu sync.Mutex
+	dials  map[string]pendingDial
 }
 
 // Route is one registered route; Routes() lets tests and docs check coverage.
@@ -89,7 +94,7 @@ func New(cfg Config) *API {
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
-	a := &API{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	a := &API{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), dials: map[string]pendingDial{}}
 	// A hash to compare against when the user does not exist, so a login's timing does
 	// not tell whether a username exists.
 	a.dummy, _ = bcrypt.GenerateFromPassword([]byte("no such user"), cfg.BcryptCost)
@@ -353,4 +358,72 @@ func decode(r *http.Request, v any) error {
 		return errBad("body", "bad JSON: %v", err)
 	}
 	return nil
+}
+
+// pendingDial remembers which lead or abandoned call a dial was for, until its result.
+type pendingDial struct {
+	tenant, item string
+	at           time.Time
+}
+
+func (a *API) rememberDial(id, tenant, item string) {
+	a.dialMu.Lock()
+	defer a.dialMu.Unlock()
+	now := a.cfg.Clock()
+	for k, p := range a.dials {
+		if now.Sub(p.at) > time.Hour {
+			delete(a.dials, k)
+		}
+	}
+	a.dials[id] = pendingDial{tenant: tenant, item: item, at: now}
+}
+
+// DialResult records an agent's answer to a click-to-call this API sent (hub wiring
+// passes ingest's OnResult here). Results for unknown command ids are ignored: they were
+// for another node's dial or are not dials.
+func (a *API) DialResult(ctx context.Context, res *reboundv1.CommandResult) error {
+	a.dialMu.Lock()
+	p, ok := a.dials[res.GetCommandId()]
+	delete(a.dials, res.GetCommandId())
+	a.dialMu.Unlock()
+	if !ok {
+		return nil
+	}
+	result := strings.ToLower(strings.TrimPrefix(res.GetDialOutcome().String(), "DIAL_OUTCOME_"))
+	if !res.GetOk() && res.GetError() != "" {
+		result += ": " + res.GetError()
+	}
+	outs, err := a.cfg.Store.Apply(ctx, state.DialResultCommand(p.tenant, p.item, res.GetCommandId(), result))
+	if err != nil {
+		return fmt.Errorf("record dial result: %w", err)
+	}
+	if e := state.OutcomeError(outs[0]); e != nil {
+		return fmt.Errorf("record dial result: %w", e)
+	}
+	return nil
+}
+
+// FetchedRecordings adapts a whole-file fetch from the site agent (hub/ingest's
+// FetchRecording) to Recordings, so the API can serve Range requests from memory.
+type FetchedRecordings struct {
+	Fetch func(ctx context.Context, siteID, ref string, max int64) ([]byte, error)
+	// Max bounds one recording (default 64 MiB).
+	Max int64
+}
+
+type memFile struct{ *bytes.Reader }
+
+func (memFile) Close() error { return nil }
+
+// Open fetches the recording.
+func (f FetchedRecordings) Open(ctx context.Context, siteID, ref string) (io.ReadSeekCloser, time.Time, error) {
+	max := f.Max
+	if max <= 0 {
+		max = 64 << 20
+	}
+	b, err := f.Fetch(ctx, siteID, ref, max)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return memFile{bytes.NewReader(b)}, time.Time{}, nil
 }

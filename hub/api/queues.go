@@ -609,6 +609,7 @@ func (a *API) dial(r *http.Request, dialID, siteID, ext, phone, callerID, itemID
 			d.Error = err.Error()
 		} else {
 			d.Sent = true
+			a.rememberDial(dialID, tenant, itemID)
 		}
 	}
 	return d

@@ -169,9 +169,9 @@ func TestSeedUseCases(t *testing.T) {
 			t.Fatalf("dial command: %v %v", d.site, d.cmd)
 		}
 		// The agent reports the result later; it lands on the lead's audit trail.
-		outs, err := e.store.Apply(context.Background(), state.DialResultCommand(w.acme, lead.ID, d.cmd.GetId(), "answered"))
-		if err != nil || state.OutcomeError(outs[0]) != nil {
-			t.Fatalf("dial result: %v %v", err, outs)
+		if err := e.api.DialResult(context.Background(), &reboundv1.CommandResult{CommandId: d.cmd.GetId(), Ok: true,
+			DialOutcome: reboundv1.CommandResult_DIAL_OUTCOME_ANSWERED}); err != nil {
+			t.Fatalf("dial result: %v", err)
 		}
 		// The customer books: Job booked by SCL, final.
 		var job struct {
@@ -192,7 +192,7 @@ func TestSeedUseCases(t *testing.T) {
 			trail = append(trail, a.Action+"|"+a.ActorName)
 		}
 		want := "lead.create|scheduler lead.call|Ana lead.dial_result|system lead.status|Ana"
-		if strings.Join(trail, " ") != want {
+		if strings.Join(trail, " ") != want || !strings.HasSuffix(audit.Items[2].Detail, ": answered") {
 			t.Fatalf("audit trail %v, want %s", trail, want)
 		}
 	})
