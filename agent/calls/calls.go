@@ -33,6 +33,9 @@ type Result struct {
 // Stats are the engine's counters.
 type Stats struct {
 	Calls, ShortAbandonsDropped, PartialDialogs, Correlated uint64
+	// CorrelationFailed counts legs that looked like a B-leg of an open
+	// call (placed by the host handling it) but could not be tied to it.
+	CorrelationFailed uint64
 }
 
 // Engine groups legs into calls and classifies them when they end.
@@ -64,6 +67,9 @@ type group struct {
 	result    *Result
 	vmBox     string
 	confirmed *notice
+	// orphanOf is set when this call's first leg was placed by a host that
+	// was handling another open call, yet no strategy tied it to that call.
+	orphanOf *dialog.Dialog
 }
 
 type leg struct {
@@ -133,7 +139,10 @@ func (e *Engine) LegStarted(d *dialog.Dialog) {
 		}
 	}
 	if g == nil {
-		g = &group{}
+		g = &group{orphanOf: e.placedByHandler(d)}
+		if g.orphanOf != nil {
+			e.stats.CorrelationFailed++
+		}
 		e.groups = append(e.groups, g)
 		l.by = "primary"
 	} else {
@@ -146,6 +155,18 @@ func (e *Engine) LegStarted(d *dialog.Dialog) {
 	g.legs = append(g.legs, l)
 	g.readyAt = time.Time{}
 	e.byLeg[d.CallID] = g
+}
+
+// placedByHandler returns the first leg of an open call that was received on
+// the address that now places d: d looks like a B-leg of that call.
+func (e *Engine) placedByHandler(d *dialog.Dialog) *dialog.Dialog {
+	for i := len(e.groups) - 1; i >= 0; i-- {
+		p := e.groups[i].legs[0].d
+		if e.groups[i].result == nil && p.InviteDst == d.InviteSrc && (p.Ended.IsZero() || !p.Ended.Before(d.Start)) {
+			return p
+		}
+	}
+	return nil
 }
 
 // callerWindowGroup finds an open call whose first leg has the same caller

@@ -265,3 +265,30 @@ func TestOutboundThroughB2BUA(t *testing.T) {
 		t.Errorf("outcome %v legs %d agent %q evidence %v", r.Outcome, len(r.Legs), r.AgentExtension, r.Evidence)
 	}
 }
+
+// TestCorrelationFailedIsFlagged: a leg the PBX places while handling a
+// call, that nothing ties to it, is its own call flagged CORRELATION_FAILED.
+func TestCorrelationFailedIsFlagged(t *testing.T) {
+	h := newHarness(t, Config{Correlation: &Correlation{DisableCallerWindow: true}})
+	h.send(0, trunk, pbx, invite("A1", "5551230000", "5550100", "a", ""))
+	h.send(300, pbx, phone, invite("B1", "5551230000", "201", "b", ""))
+	recs := h.flush(5000)
+	if len(recs) != 2 {
+		t.Fatalf("records %d", len(recs))
+	}
+	if hasFlag(recs[0], reboundv1.HealthFlag_HEALTH_FLAG_CORRELATION_FAILED) || !hasFlag(recs[1], reboundv1.HealthFlag_HEALTH_FLAG_CORRELATION_FAILED) {
+		t.Errorf("flags %v / %v", recs[0].Health.Flags, recs[1].Health.Flags)
+	}
+	if h.eng.Stats().CorrelationFailed != 1 {
+		t.Errorf("stats %+v", h.eng.Stats())
+	}
+}
+
+func hasFlag(r *reboundv1.CallRecord, f reboundv1.HealthFlag) bool {
+	for _, x := range r.GetHealth().GetFlags() {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}

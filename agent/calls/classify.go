@@ -242,6 +242,11 @@ func (e *Engine) classify(g *group) {
 		ev(start, "capture.partial", p.CallID, "INVITE not captured; CANCEL stands in for it")
 		rec.Health.Notes = append(rec.Health.Notes, "the initial INVITE was not captured")
 	}
+	if g.orphanOf != nil {
+		addFlag(rec.Health, reboundv1.HealthFlag_HEALTH_FLAG_CORRELATION_FAILED)
+		ev(start, "correlation.failed", p.CallID, "placed by %s, which was handling call %s, but no header, parent Call-ID or caller number tied it to that call", p.InviteSrc, g.orphanOf.CallID)
+		rec.Health.Notes = append(rec.Health.Notes, "this may be one leg of another call: configure correlation.header on the PBX")
+	}
 	for _, lf := range fs[1:] {
 		ev(lf.d.Start, "correlation", lf.d.CallID, "leg %s to %s (%s) joined by %s", lf.d.CallID, orUnknown(lf.target), lf.role, lf.by)
 	}

@@ -69,6 +69,7 @@ type Pipeline struct {
 	unmatched  atomic.Uint64
 	calls      atomic.Uint64
 	abandons   atomic.Uint64
+	corrFailed atomic.Uint64
 	openDlg    atomic.Int64
 	lastAdvSec int64
 	last       time.Time
@@ -235,6 +236,11 @@ func (p *Pipeline) finished(r calls.Result) {
 		delete(p.dropsAt, leg)
 	}
 	p.calls.Add(1)
+	for _, f := range rec.Health.Flags {
+		if f == reboundv1.HealthFlag_HEALTH_FLAG_CORRELATION_FAILED {
+			p.corrFailed.Add(1)
+		}
+	}
 	if rec.Outcome == reboundv1.Outcome_OUTCOME_ABANDONED {
 		p.abandons.Add(1)
 	}
@@ -256,6 +262,7 @@ func (p *Pipeline) Register(reg prometheus.Registerer, constLabels prometheus.La
 		{"rtp_unmatched_total", "Datagrams that matched no call's SDP media endpoints.", func() float64 { return float64(p.unmatched.Load()) }},
 		{"calls_total", "Call records emitted.", func() float64 { return float64(p.calls.Load()) }},
 		{"abandoned_calls_total", "Call records emitted as abandoned.", func() float64 { return float64(p.abandons.Load()) }},
+		{"correlation_failed_total", "Calls that looked like a leg of another call but could not be tied to it.", func() float64 { return float64(p.corrFailed.Load()) }},
 	}
 	for _, c := range counters {
 		col := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "rebound", Subsystem: "pipeline", Name: c.name, Help: c.help, ConstLabels: constLabels}, c.f)
