@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -133,6 +134,24 @@ func TestBrowserScreens(t *testing.T) {
 		root.do(chromedp.SendKeys(chromedp.CSS("#site-name"), "Austin PBX"))
 		eval[bool](root, `(() => { document.querySelector('#site-name').form.requestSubmit(); return true })()`)
 		root.wait("one-time site token", `(document.querySelector('#site-token') || {}).textContent?.startsWith('rbs_')`, 5*time.Second)
+
+		root.do(chromedp.Navigate(h.URL + "/account"))
+		root.wait("password form", `!!document.querySelector('#pw-new')`, 10*time.Second)
+		root.do(
+			chromedp.SendKeys(chromedp.CSS("#pw-current"), testPassword),
+			chromedp.SendKeys(chromedp.CSS("#pw-new"), "a brand new secret"),
+			chromedp.SendKeys(chromedp.CSS("#pw-again"), "a brand new secret"),
+			chromedp.Click(chromedp.CSS(`form[aria-label="Change password"] button[type=submit]`)),
+		)
+		root.wait("password changed", `document.querySelector('form[aria-label="Change password"]').innerText.includes('Password changed')`, 5*time.Second)
+		resp, err := http.Post(h.URL+"/api/v1/auth/login", "application/json", strings.NewReader(`{"username":"root","password":"a brand new secret"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("sign in with the new password: %d", resp.StatusCode)
+		}
 	})
 
 	t.Run("narrow laptop screen", func(t *testing.T) {

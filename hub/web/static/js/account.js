@@ -19,10 +19,27 @@ export async function start() {
     if (nw.value.length < 8) { clear(msg, h('span', { class: 'error' }, 'The new password needs 8 or more characters.')); return; }
     if (nw.value !== again.value) { clear(msg, h('span', { class: 'error' }, 'The two new passwords differ.')); return; }
     try {
-      await api.post('/api/v1/auth/password', { currentPassword: cur.value, newPassword: nw.value });
+      await api.api('POST', '/api/v1/auth/password', { currentPassword: cur.value, newPassword: nw.value }, { noRedirect: true });
       clear(msg, h('span', { class: 'ok' }, 'Password changed.'));
       form.reset();
-    } catch (x) { clear(msg, h('span', { class: 'error' }, x.status === 401 || x.status === 403 ? 'The current password is wrong.' : x.message)); }
+    } catch (x) {
+      if (x.status === 404 || x.status === 405) {
+        // No self-service route on this hub: a user administrator may still
+        // set their own password through user administration.
+        const t = api.currentTenant();
+        if (api.can('users.admin', t)) {
+          try {
+            await api.patch(`/api/v1/tenants/${encodeURIComponent(t)}/users/${encodeURIComponent(me.user.id)}`, { password: nw.value });
+            clear(msg, h('span', { class: 'ok' }, 'Password changed.'));
+            form.reset();
+          } catch (y) { clear(msg, h('span', { class: 'error' }, y.message)); }
+          return;
+        }
+        clear(msg, h('span', { class: 'error' }, 'This hub does not let users change their own password yet. Ask a user administrator.'));
+        return;
+      }
+      clear(msg, h('span', { class: 'error' }, x.status === 401 || x.status === 403 ? 'The current password is wrong.' : x.message));
+    }
   });
   clear(root,
     h('div', { class: 'card' }, h('h2', {}, me.user?.displayName || me.user?.username),
