@@ -140,9 +140,10 @@ type testNode struct {
 }
 
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes map[string]*testNode
 	tune  func(*Config)
+	used  map[string]bool
 }
 
 func freePort(t testing.TB) string {
@@ -174,9 +175,23 @@ func newTestCluster(t *testing.T, tune func(*Config)) *testCluster {
 
 // add creates a node (not started) with fixed ports so it can be restarted.
 func (c *testCluster) add(id string) *testNode {
-	tn := &testNode{id: id, dir: c.t.TempDir(), raftAddr: freePort(c.t), grpcAddr: freePort(c.t)}
+	tn := &testNode{id: id, dir: c.t.TempDir(), raftAddr: c.port(), grpcAddr: c.port()}
 	c.nodes[id] = tn
 	return tn
+}
+
+// port returns a free loopback port not yet handed to this cluster.
+func (c *testCluster) port() string {
+	for {
+		p := freePort(c.t)
+		if !c.used[p] {
+			if c.used == nil {
+				c.used = map[string]bool{}
+			}
+			c.used[p] = true
+			return p
+		}
+	}
 }
 
 func (c *testCluster) start(tn *testNode, join ...string) {
