@@ -217,10 +217,10 @@ func TestLLMBreaker(t *testing.T) {
 	m := prior(t)
 	c := waterHeaterCall("llm-3")
 	builtin := m.Score(&c)
-	healthy := false
+	var healthy atomic.Bool
 	f := &fakeChat{t: t}
 	f.answer = func(w http.ResponseWriter, r *http.Request, u string) {
-		if !healthy {
+		if !healthy.Load() {
 			chatError(w, 503, "unavailable")
 			return
 		}
@@ -237,7 +237,7 @@ func TestLLMBreaker(t *testing.T) {
 	if n := f.calls.Load(); n != 2 {
 		t.Fatalf("%d requests while the endpoint was failing, want 2 then the breaker open", n)
 	}
-	healthy = true
+	healthy.Store(true)
 	now = now.Add(61 * time.Second)
 	if r := l.Review(context.Background(), &c, builtin, 0.5); r.Backend != "builtin+llm" || f.calls.Load() != 3 {
 		t.Fatalf("after the break the LLM was not tried again: %+v, %d calls", r, f.calls.Load())
