@@ -12,7 +12,10 @@ import (
 // missing bytes and resync at the next SIP start line.
 const (
 	maxOutOfOrderSegments = 16
-	maxOutOfOrderBytes    = 256 << 10
+	maxOutOfOrderBytes    = 64 << 10
+	// maxHeldBytes bounds out-of-order data across all streams, so many
+	// lossy streams at once cannot exhaust memory.
+	maxHeldBytes = 16 << 20
 )
 
 type flowKey struct {
@@ -56,6 +59,7 @@ const (
 type tcpStreams struct {
 	d     *decoder
 	flows map[flowKey]*tcpStream
+	held  int // out-of-order bytes held by all streams
 }
 
 func newTCPStreams(d *decoder) *tcpStreams {
@@ -100,6 +104,7 @@ func (t *tcpStreams) segment(src, dst netip.AddrPort, seq uint32, syn, fin bool,
 	s.lastSeen = t.d.at
 	if syn {
 		s.next = seq + 1
+		t.held -= s.held
 		s.buf, s.pending, s.held = s.buf[:0], nil, 0
 		seq++
 	}
@@ -107,7 +112,7 @@ func (t *tcpStreams) segment(src, dst netip.AddrPort, seq uint32, syn, fin bool,
 		t.data(s, seq, payload)
 	}
 	if fin {
-		delete(t.flows, key)
+		t.remove(key, s)
 	}
 }
 
@@ -124,12 +129,13 @@ func (t *tcpStreams) data(s *tcpStream, seq uint32, payload []byte) {
 	if diff > 0 {
 		// A gap: hold the segment until the missing bytes arrive, within
 		// bounds; then give them up and resync.
-		if len(s.pending) < maxOutOfOrderSegments && s.held+len(payload) <= maxOutOfOrderBytes {
+		if len(s.pending) < maxOutOfOrderSegments && s.held+len(payload) <= maxOutOfOrderBytes && t.held+len(payload) <= maxHeldBytes {
 			s.pending = append(s.pending, pendingSegment{seq: seq, data: append([]byte(nil), payload...)})
 			s.held += len(payload)
+			t.held += len(payload)
 			return
 		}
-		t.skipGap(s)
+		t.skipGap(s, seq)
 		t.data(s, seq, payload)
 		return
 	}
@@ -167,6 +173,7 @@ func (t *tcpStreams) drainPending(s *tcpStream) {
 			}
 			s.pending = slices.Delete(s.pending, i, i+1)
 			s.held -= len(p.data)
+			t.held -= len(p.data)
 			i--
 			if int(-diff) < len(p.data) {
 				t.append(s, p.data[-diff:])
@@ -180,16 +187,14 @@ func (t *tcpStreams) drainPending(s *tcpStream) {
 }
 
 // skipGap gives up on missing bytes: the stream continues at the earliest
-// held segment and looks for the next SIP start line.
-func (t *tcpStreams) skipGap(s *tcpStream) {
+// data we hold (a held segment, or the one at seq that could not be held)
+// and looks for the next SIP start line.
+func (t *tcpStreams) skipGap(s *tcpStream, seq uint32) {
 	s.buf = s.buf[:0]
-	s.resync = true
+	s.resync, s.midLine = true, false
 	t.d.c.tcpResyncs.Add(1)
-	if len(s.pending) == 0 {
-		return
-	}
-	earliest := s.pending[0].seq
-	for _, p := range s.pending[1:] {
+	earliest := seq
+	for _, p := range s.pending {
 		if int32(p.seq-earliest) < 0 {
 			earliest = p.seq
 		}
@@ -412,7 +417,7 @@ func lastLineStart(b []byte) int {
 func (t *tcpStreams) expire(cutoff time.Time) {
 	for k, s := range t.flows {
 		if s.lastSeen.Before(cutoff) {
-			delete(t.flows, k)
+			t.remove(k, s)
 		}
 	}
 }
@@ -426,5 +431,12 @@ func (t *tcpStreams) evictOldest() {
 			oldest, at, first = k, s.lastSeen, false
 		}
 	}
-	delete(t.flows, oldest)
+	if s := t.flows[oldest]; s != nil {
+		t.remove(oldest, s)
+	}
+}
+
+func (t *tcpStreams) remove(key flowKey, s *tcpStream) {
+	t.held -= s.held
+	delete(t.flows, key)
 }

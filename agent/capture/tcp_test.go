@@ -149,3 +149,51 @@ func TestTCPGarbageResync(t *testing.T) {
 		t.Fatalf("got %d messages after the oversize one, want the 200 OK", len(c.msgs))
 	}
 }
+
+// TestTCPHeldBytesBounded opens many streams that each lose a segment and
+// keep sending: out-of-order data held across streams stays bounded, and
+// every stream still resyncs and delivers what follows the gap.
+func TestTCPHeldBytesBounded(t *testing.T) {
+	c := &collector{}
+	var counters Counters
+	d := newDecoder(Config{}, &counters, c)
+	d.at = mustTime(t)
+	msg := sipInvite("held", 8000) // about 8 KiB
+	const flows, rounds = 300, 12
+	src := func(f int) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(20000+f)) }
+	seqs := make([]uint32, flows)
+	for f := range flows {
+		d.streams.segment(src(f), pbx4, 1, false, false, msg[:100])
+		seqs[f] = 1 + 100 + 50 // 50 bytes lost
+	}
+	// Round robin, so that every stream holds data at the same time:
+	// 300 streams x 7 segments of 8 KiB is past the global bound.
+	maxHeld := 0
+	for range rounds {
+		for f := range flows {
+			d.streams.segment(src(f), pbx4, seqs[f], false, false, msg)
+			seqs[f] += uint32(len(msg))
+			maxHeld = max(maxHeld, d.streams.held)
+			if d.streams.held > maxHeldBytes {
+				t.Fatalf("holding %d bytes out of order, bound %d", d.streams.held, maxHeldBytes)
+			}
+		}
+	}
+	if maxHeld < maxHeldBytes*9/10 {
+		t.Errorf("held at most %d bytes: the test did not reach the global bound %d", maxHeld, maxHeldBytes)
+	}
+	st := counters.Snapshot()
+	if st.TCPResyncs < flows {
+		t.Errorf("%d resyncs for %d streams with a gap", st.TCPResyncs, flows)
+	}
+	// Each stream gives up its gap at one bound or the other, and then
+	// delivers every INVITE it held or received after the gap.
+	if len(c.msgs) != flows*rounds {
+		t.Errorf("%d messages delivered after the gaps, want %d", len(c.msgs), flows*rounds)
+	}
+	for _, m := range c.msgs {
+		if !bytes.Equal(m.Raw, msg) {
+			t.Fatalf("delivered a damaged message %q", m.Raw[:40])
+		}
+	}
+}
