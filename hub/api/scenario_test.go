@@ -521,3 +521,51 @@ func TestRecordingRange(t *testing.T) {
 		t.Fatalf("range: %d %q %s", resp.StatusCode, b, resp.Header.Get("Content-Range"))
 	}
 }
+
+func TestAmbiguousCustomerChangeAndCopyNote(t *testing.T) {
+	w := newWorld(t)
+	e := w.e
+	var a, b customerView
+	w.ana.must(t, "POST", "/api/v1/tenants/"+w.acme+"/customers", map[string]any{"name": "Sam Lee", "phones": []string{"5125558000"}}, 201, &a)
+	w.ana.must(t, "POST", "/api/v1/tenants/"+w.acme+"/customers", map[string]any{"name": "Sam Lee Jr", "phones": []string{"+1 512 555 8000"}}, 201, &b)
+	var loc state.Location
+	w.ana.must(t, "POST", "/api/v1/customers/"+b.ID+"/locations", map[string]any{"address": "9 Elm St", "zone": "East"}, 201, &loc)
+	e.ingest(t, "", callSpec{id: "amb", site: "s1", caller: "5125558000", dialled: acmeNumber, agent: "201",
+		outcome: reboundv1.Outcome_OUTCOME_ANSWERED, start: e.clk.Now().Add(-3 * time.Minute), talk: 2 * time.Minute})
+	// A later revision brings the transcript; the workflow state stays.
+	res := e.ingest(t, "", callSpec{id: "amb", revision: 2, site: "s1", caller: "5125558000", dialled: acmeNumber, agent: "201",
+		outcome: reboundv1.Outcome_OUTCOME_ANSWERED, start: e.clk.Now().Add(-3 * time.Minute), talk: 2 * time.Minute,
+		transcript: []*reboundv1.TranscriptSegment{{Channel: reboundv1.Channel_CHANNEL_CALLER, StartMs: 0, EndMs: 900, Text: "hello"}}})
+	if !res.Revised {
+		t.Fatalf("revision 2: %+v", res)
+	}
+	w.acwAndReview(t)
+	ls := w.leads(t, w.ana, "account="+url.QueryEscape(w.acme))
+	if len(ls) != 1 {
+		t.Fatalf("%d leads", len(ls))
+	}
+	var d leadView
+	w.ana.must(t, "GET", "/api/v1/leads/"+ls[0].ID, nil, 200, &d)
+	if !d.CustomerBlock.PossibleIncorrectMatch || len(d.CustomerBlock.Candidates) != 2 || d.Transcript.Status != "done" || len(d.Transcript.Segments) != 1 {
+		t.Fatalf("ambiguous match detail: %+v %+v", d.CustomerBlock, d.Transcript)
+	}
+	w.ana.fails(t, "POST", "/api/v1/leads/"+ls[0].ID+"/customer", map[string]string{"customerId": b.ID, "locationId": "lo_nope"}, 400, "invalid", "locationId")
+	w.ana.must(t, "POST", "/api/v1/leads/"+ls[0].ID+"/customer", map[string]string{"customerId": b.ID}, 200, &d)
+	if d.CustomerBlock.PossibleIncorrectMatch || d.CustomerBlock.CustomerName != "Sam Lee Jr" || d.CustomerBlock.Zone != "East" {
+		t.Fatalf("after change customer: %+v", d.CustomerBlock)
+	}
+	var note noteView
+	w.ana.must(t, "POST", "/api/v1/leads/"+ls[0].ID+"/notes", map[string]string{"text": "gate code 4321"}, 201, &note)
+	w.ana.must(t, "POST", "/api/v1/leads/"+ls[0].ID+"/notes/"+note.ID+"/copy", map[string]string{"target": "location"}, 200, nil)
+	w.ana.must(t, "POST", "/api/v1/leads/"+ls[0].ID+"/notes/"+note.ID+"/copy", map[string]string{"target": "customer"}, 200, nil)
+	var got customerView
+	w.ana.must(t, "GET", "/api/v1/customers/"+b.ID, nil, 200, &got)
+	if got.Notes != "gate code 4321" || got.Locations[0].Notes != "gate code 4321" {
+		t.Fatalf("copied notes: %q / %q", got.Notes, got.Locations[0].Notes)
+	}
+	// Original CSR notes are read-only: there is no route that changes them, and the
+	// lead keeps what the classification said.
+	if d.OriginalNotes == nil {
+		t.Fatal("no original notes field")
+	}
+}
