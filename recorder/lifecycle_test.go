@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"log/slog"
 	"net/netip"
@@ -297,5 +298,33 @@ func TestSequenceRestart(t *testing.T) {
 	_, left, _ := readWAV(t, recPath(r, res))
 	if s := snrDB(decodeRef(tone), left); s < 40 {
 		t.Fatalf("SNR %.1f dB across the restart", s)
+	}
+}
+
+func TestShutdownFinalisesOpenCalls(t *testing.T) {
+	r := newTestRecorder(t, nil)
+	tone := ulaw(sine(300, 8000, time.Second, 6000))
+	for i, cid := range []string{"a/b", "a?b", "../x"} {
+		// The first two sanitise to the same name: both must get a file.
+		ca := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 3, 0, byte(i)}), 4000)
+		r.Media(cid, Endpoint{Channel: reboundv1.Channel_CHANNEL_CALLER, Addr: ca})
+		for _, p := range packetize(t, tone, 0, 1, 1, 1, testEpoch, ca, agentAddr) {
+			r.Packet(p.at, p.src, p.dst, p.buf)
+		}
+	}
+	out, err := r.Shutdown(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for id, res := range out {
+		ref := res.Recording.GetRef()
+		if ref == "" || strings.ContainsAny(ref, "/\\") || strings.HasPrefix(ref, ".") || seen[ref] {
+			t.Fatalf("%s: bad or duplicate ref %q", id, ref)
+		}
+		seen[ref] = true
+	}
+	if len(seen) != 3 || r.OpenCalls() != 0 {
+		t.Fatalf("refs %v open %d", seen, r.OpenCalls())
 	}
 }

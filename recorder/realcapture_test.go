@@ -168,17 +168,29 @@ func TestRealCaptures(t *testing.T) {
 // on both channels, for the whole length of the streams.
 func TestRealCaptureG722(t *testing.T) {
 	dgs := readUDP(t, filepath.Join(testdataDir(t), "miarec-sipp-siprec", "siprec_dual_channel_udp.pcap"))
-	r := newTestRecorder(t, nil)
 	g722 := map[uint8]Codec{9: {"G722", 8000}}
-	// The SIPREC offer was lost to IP fragmentation in this capture; its
-	// sendonly m-lines name the recording client's two ports.
-	r.Media("srs",
-		Endpoint{Channel: reboundv1.Channel_CHANNEL_CALLER, Addr: netipMust("192.168.86.48:58596"), Payloads: g722},
-		Endpoint{Channel: reboundv1.Channel_CHANNEL_AGENT, Addr: netipMust("192.168.86.48:58594"), Payloads: g722})
-	replay(t, r, "srs", dgs)
-	res, err := r.Close("srs")
-	if err != nil {
-		t.Fatal(err)
+	caller, agent := reboundv1.Channel_CHANNEL_CALLER, reboundv1.Channel_CHANNEL_AGENT
+	// The SIPREC offer was lost to IP fragmentation in this capture. Its
+	// sendonly m-lines named the client's two ports; the recorder's answer
+	// named the two receive ports. Either registration must give the same file.
+	var sums []string
+	var res *Result
+	var r *Recorder
+	for _, eps := range [][]Endpoint{
+		{{Channel: caller, Addr: netipMust("192.168.86.48:58596"), Payloads: g722}, {Channel: agent, Addr: netipMust("192.168.86.48:58594"), Payloads: g722}},
+		{{Channel: caller, Addr: netipMust("18.220.121.163:22716"), Payloads: g722, Receives: true}, {Channel: agent, Addr: netipMust("18.220.121.163:23832"), Payloads: g722, Receives: true}},
+	} {
+		r = newTestRecorder(t, nil)
+		r.Media("srs", eps...)
+		replay(t, r, "srs", dgs)
+		var err error
+		if res, err = r.Close("srs"); err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, res.Recording.Sha256)
+	}
+	if sums[0] != sums[1] {
+		t.Fatalf("client-port and recorder-port registrations differ: %v", sums)
 	}
 	if res.Recording.SampleRate != 16000 || res.Recording.Codec != "G722" || len(res.Flags) != 0 {
 		t.Fatalf("recording %+v flags %v notes %v", res.Recording, res.Flags, res.Notes)

@@ -33,6 +33,11 @@ type Codec struct {
 // Endpoint is one party's media address as its SDP (offer, answer or
 // re-INVITE) announced it. RTP sent from this address, or sent to the other
 // party's address, belongs to Channel.
+//
+// For SIPREC (RFC 7866) there are two ways to say the same thing: register
+// the recording client's sendonly m-line addresses (the offer) with each
+// participant's channel, or register the recorder's own receive ports (the
+// answer) with Receives set, so that RTP arriving there is that channel.
 type Endpoint struct {
 	Channel reboundv1.Channel
 	// Addr is the c= address and m=audio port. A zero port or an unspecified
@@ -43,6 +48,9 @@ type Endpoint struct {
 	// Secure is true when the SDP asked for SRTP (RTP/SAVP, a=crypto) or ZRTP
 	// (a=zrtp-hash): the payload cannot be decoded by a passive recorder.
 	Secure bool
+	// Receives marks Addr as a port that receives Channel's audio (a SIPREC
+	// recording server's port) rather than the port of the party speaking.
+	Receives bool
 }
 
 // Result is what Close returns for one call.
@@ -85,6 +93,7 @@ type route struct {
 	c    *call
 	ch   reboundv1.Channel
 	rtcp bool
+	recv bool // audio sent to this address is ch's (SIPREC recorder port)
 }
 
 // New returns a Recorder writing into cfg.Dir (created if missing). now is the
@@ -144,12 +153,12 @@ func (r *Recorder) Media(callID string, eps ...Endpoint) {
 			continue
 		}
 		addr := netip.AddrPortFrom(ep.Addr.Addr().Unmap(), ep.Addr.Port())
-		r.addrs[addr] = route{c: c, ch: ch}
+		r.addrs[addr] = route{c: c, ch: ch, recv: ep.Receives}
 		c.bound = append(c.bound, addr)
 		if addr.Port() < 65535 {
 			rtcp := netip.AddrPortFrom(addr.Addr(), addr.Port()+1)
 			if _, taken := r.addrs[rtcp]; !taken {
-				r.addrs[rtcp] = route{c: c, ch: ch, rtcp: true}
+				r.addrs[rtcp] = route{c: c, ch: ch, rtcp: true, recv: ep.Receives}
 				c.bound = append(c.bound, rtcp)
 			}
 		}
@@ -164,9 +173,16 @@ func (r *Recorder) Packet(at time.Time, src, dst netip.AddrPort, payload []byte)
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
 	r.mu.RLock()
 	rt, ok := r.addrs[src]
+	if ok && rt.recv {
+		ok = false // a recorder port sending: not a participant's audio
+	}
 	latch := false
 	if !ok {
-		if d, found := r.addrs[dst]; found {
+		if d, found := r.addrs[dst]; found && d.recv {
+			// A SIPREC client sends every participant to its own port on
+			// the recorder; one source may carry several, so never latch.
+			rt, ok = d, true
+		} else if found {
 			// Sent to a party's address from somewhere its peer never
 			// announced (NAT, SBC): the sender is that peer. Latch it so the
 			// return direction is recognised too (symmetric RTP).
