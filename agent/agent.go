@@ -164,6 +164,9 @@ func Run(ctx context.Context, cfg Config, version string, log *slog.Logger) erro
 		if rec, err = recorder.New(cfg.Recordings, log.With("component", "recorder"), nil); err != nil {
 			return err
 		}
+		if cfg.Recordings.RetentionDays > 0 || cfg.Recordings.MaxTotalMB > 0 {
+			go rec.RunRetention(ctx, time.Hour) // stops with ctx; deletions are logged
+		}
 	}
 	var putErrs prometheus.Counter = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "rebound_agent_outbox_put_errors_total", Help: "Records that could not be written to the outbox."})
