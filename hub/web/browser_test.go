@@ -155,6 +155,15 @@ func TestBrowserWorkflow(t *testing.T) {
 		ana.wait("lead in Done", rowStatus(h.leads["jane"])+` === 'Reviewed - not a lead'`, 5*time.Second)
 	})
 
+	t.Run("new lead arrives live with a toast and a badge", func(t *testing.T) {
+		bob.t = t
+		before := eval[string](bob, `document.querySelector('#bell-count').textContent`)
+		h.flagCall(t, "call-late", "+15125550188", "Wants a second quote for a sump pump.")
+		bob.wait("the new row", `[...document.querySelectorAll('#queue-table tbody td')].some(td => td.textContent === '(512) 555-0188')`, 10*time.Second)
+		bob.wait("a toast", `[...document.querySelectorAll('#toasts .toast')].some(t => t.textContent.includes('New Second Chance Lead'))`, 5*time.Second)
+		bob.wait("the alerts badge", fmt.Sprintf(`Number(document.querySelector('#bell-count').textContent) === %s + 1 && !document.querySelector('#bell-count').hidden`, before), 5*time.Second)
+	})
+
 	t.Run("keyboard navigation", func(t *testing.T) {
 		bob.t = t
 		first := eval[string](bob, `document.querySelectorAll('#queue-table tbody tr[data-id]')[1].dataset.id`)

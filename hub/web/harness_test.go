@@ -377,3 +377,22 @@ func jsString(s string) string {
 func rowStatus(leadID string) string {
 	return fmt.Sprintf(`(document.querySelector('#queue-table tbody tr[data-id=%s] .status') || {}).textContent || ''`, jsString(leadID))
 }
+
+// flagCall ingests a just-ended answered Acme call and reviews it into a lead,
+// as the scheduler would when its ACW window closes.
+func (h *testHub) flagCall(t testing.TB, id, caller, summary string) string {
+	t.Helper()
+	end := time.Now().UTC().Add(-time.Minute)
+	rec := &reboundv1.CallRecord{RecordId: id + "-r1", CallId: id, Revision: 1, Direction: reboundv1.Direction_DIRECTION_INBOUND,
+		CallerNumber: caller, DialledNumber: "+15125550111", StartedAt: timestamppb.New(end.Add(-2 * time.Minute)),
+		EndedAt: timestamppb.New(end), Outcome: reboundv1.Outcome_OUTCOME_ANSWERED, TalkMs: 110_000, WaitMs: 10_000,
+		AgentExtension: "202", Queue: "Service"}
+	raw, _ := proto.Marshal(rec)
+	h.apply(t, state.CmdCallIngest, "", raw, nil)
+	var rr state.ReviewResult
+	h.apply(t, state.CmdCallReview, h.acme, state.ReviewBody{CallID: id, Probability: 0.7, Flagged: true, Summary: summary, Reviewer: "builtin"}, &rr)
+	if rr.LeadID == "" {
+		t.Fatalf("call %s not flagged", id)
+	}
+	return rr.LeadID
+}
