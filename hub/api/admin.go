@@ -59,6 +59,7 @@ func (a *API) register() {
 	a.handle("POST", "/api/v1/tenants/{tenant}/jobs", a.createJob)
 	a.handle("PATCH", "/api/v1/jobs/{id}", a.updateJob)
 	a.handle("GET", "/api/v1/tenants/{tenant}/booking-banner", a.bookingBanner)
+	a.handle("GET", "/api/v1/tenants/{tenant}/reports/unbooked-abandoned", a.report)
 	a.registerQueues()
 }
 

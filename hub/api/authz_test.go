@@ -178,6 +178,7 @@ var authzTable = map[string]authzCase{
 	"POST /api/v1/tenants/{tenant}/jobs":                        {perms: editAb, scoped: true, body: map[string]any{"phone": "5125550123"}},
 	"PATCH /api/v1/jobs/{id}":                                   {perms: editAb, scoped: true, body: map[string]any{"externalId": "E"}},
 	"GET /api/v1/tenants/{tenant}/booking-banner":               {perms: view, scoped: true},
+	"GET /api/v1/tenants/{tenant}/reports/unbooked-abandoned":   {perms: viewAb, scoped: true},
 	"GET /api/v1/calls":                                         {perms: view, scoped: true},
 	"GET /api/v1/calls/{id}":                                    {perms: view, scoped: true},
 	"PUT /api/v1/calls/{id}/classification":                     {perms: edit, scoped: true, body: map[string]string{"type": "Unbooked"}},

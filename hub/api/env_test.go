@@ -202,14 +202,14 @@ func (c *client) fails(t testing.TB, method, path string, body any, status int, 
 
 // callSpec describes a call the site agent reports.
 type callSpec struct {
-	id, caller, dialled, agent, queue, site string
-	outcome                                 reboundv1.Outcome
-	direction                               reboundv1.Direction
-	start                                   time.Time
-	talk, wait                              time.Duration
-	transcript                              []*reboundv1.TranscriptSegment
-	recording                               string
-	revision                                uint32
+	id, caller, name, dialled, agent, queue, site string
+	outcome                                       reboundv1.Outcome
+	direction                                     reboundv1.Direction
+	start                                         time.Time
+	talk, wait                                    time.Duration
+	transcript                                    []*reboundv1.TranscriptSegment
+	recording                                     string
+	revision                                      uint32
 }
 
 func (s callSpec) record() *reboundv1.CallRecord {
@@ -221,7 +221,7 @@ func (s callSpec) record() *reboundv1.CallRecord {
 	}
 	end := s.start.Add(s.wait + s.talk)
 	r := &reboundv1.CallRecord{RecordId: s.id + "-rev" + string(rune('0'+s.revision)), CallId: s.id, Revision: s.revision,
-		SiteId: s.site, Direction: s.direction, CallerNumber: s.caller, DialledNumber: s.dialled,
+		SiteId: s.site, Direction: s.direction, CallerNumber: s.caller, CallerName: s.name, DialledNumber: s.dialled,
 		StartedAt: timestamppb.New(s.start), EndedAt: timestamppb.New(end), Outcome: s.outcome,
 		TalkMs: s.talk.Milliseconds(), WaitMs: s.wait.Milliseconds(), AgentExtension: s.agent, Queue: s.queue}
 	if s.outcome == reboundv1.Outcome_OUTCOME_ANSWERED {

@@ -569,3 +569,61 @@ func TestAmbiguousCustomerChangeAndCopyNote(t *testing.T) {
 		t.Fatal("no original notes field")
 	}
 }
+
+func TestUnbookedAbandonedReport(t *testing.T) {
+	w := newWorld(t)
+	e := w.e
+	w.admin.must(t, "PUT", "/api/v1/tenants/"+w.acme+"/settings", map[string]any{"timezone": "America/Chicago"}, 200, nil)
+	// Monday 2026-06-15 09:00 in Chicago.
+	e.ingest(t, "", callSpec{id: "u1", site: "s1", caller: "5125559001", dialled: heatwaveNumber, agent: "201",
+		outcome: reboundv1.Outcome_OUTCOME_ANSWERED, start: e.clk.Now().Add(-4 * time.Minute), talk: 2 * time.Minute})
+	e.ingest(t, "", callSpec{id: "u2", site: "s1", caller: "5125559002", name: "=HYPERLINK(1)", dialled: acmeNumber, agent: "202",
+		outcome: reboundv1.Outcome_OUTCOME_ANSWERED, start: e.clk.Now().Add(-4 * time.Minute), talk: 2 * time.Minute})
+	e.ingest(t, "", callSpec{id: "x1", site: "s1", caller: "5125559003", dialled: acmeNumber, agent: "202",
+		outcome: reboundv1.Outcome_OUTCOME_ANSWERED, start: e.clk.Now().Add(-4 * time.Minute), talk: 20 * time.Second})
+	e.ingest(t, "", callSpec{id: "a1", site: "s1", caller: "5125559004", dialled: heatwaveNumber,
+		outcome: reboundv1.Outcome_OUTCOME_ABANDONED, start: e.clk.Now().Add(-4 * time.Minute), wait: 30 * time.Second})
+	w.acwAndReview(t)
+	ls := w.leads(t, w.ana, "account="+url.QueryEscape(w.acme)+"&campaign="+w.heatwave)
+	if len(ls) != 1 {
+		t.Fatalf("leads %+v", ls)
+	}
+	w.ana.must(t, "POST", "/api/v1/leads/"+ls[0].ID+"/call", nil, 202, nil)
+	w.ana.must(t, "POST", "/api/v1/tenants/"+w.acme+"/jobs", map[string]any{"phone": "5125559001", "scheduledAt": "2026-06-20T15:00:00Z"}, 201, nil)
+	var rep struct {
+		Timezone   string            `json:"timezone"`
+		Rows       []reportRowView   `json:"rows"`
+		ByCampaign []reportGroupView `json:"byCampaign"`
+		Totals     reportGroupView   `json:"totals"`
+	}
+	w.vic.must(t, "GET", "/api/v1/tenants/"+w.acme+"/reports/unbooked-abandoned?range=this_week", nil, 200, &rep)
+	if rep.Timezone != "America/Chicago" || len(rep.Rows) != 3 || rep.Totals.Unbooked != 2 || rep.Totals.Abandoned != 1 || rep.Totals.BookedBySCL != 1 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if rep.Rows[0].CallDate != "2026-06-15" || rep.Rows[0].CallTime != "08:56:00" {
+		t.Fatalf("local call time: %+v", rep.Rows[0])
+	}
+	var heat reportGroupView
+	for _, g := range rep.ByCampaign {
+		if g.Name == "Heat wave radio" {
+			heat = g
+		}
+	}
+	if heat.Unbooked != 1 || heat.Abandoned != 1 || heat.Conversion != 1 {
+		t.Fatalf("heat wave campaign: %+v", heat)
+	}
+	w.vic.must(t, "GET", "/api/v1/tenants/"+w.acme+"/reports/unbooked-abandoned?range=last_week", nil, 200, &rep)
+	if len(rep.Rows) != 0 {
+		t.Fatalf("last week has %d rows", len(rep.Rows))
+	}
+	w.vic.must(t, "GET", "/api/v1/tenants/"+w.acme+"/reports/unbooked-abandoned?range=custom&from=2026-06-20&to=2026-06-20&date_type=job_scheduled", nil, 200, &rep)
+	if len(rep.Rows) != 1 || rep.Rows[0].ID != "u1" {
+		t.Fatalf("by job scheduled date: %+v", rep.Rows)
+	}
+	w.vic.fails(t, "GET", "/api/v1/tenants/"+w.acme+"/reports/unbooked-abandoned?range=custom&from=2026-06-20", nil, 400, "invalid", "to")
+	code, body := w.vic.do(t, "GET", "/api/v1/tenants/"+w.acme+"/reports/unbooked-abandoned?range=today&format=csv", nil)
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if code != 200 || len(lines) != 4 || !strings.HasPrefix(lines[0], "ID,Call Date,Call Time,Call Type") || !strings.Contains(string(body), ",'=HYPERLINK(1),") {
+		t.Fatalf("csv %d:\n%s", code, body)
+	}
+}

@@ -193,7 +193,9 @@ type Job struct {
 	ScheduledMs  int64  `json:"scheduledMs,omitempty"`
 	CompletedMs  int64  `json:"completedMs,omitempty"`
 	SourceLeadID string `json:"sourceLeadId,omitempty"`
-	ByUser       string `json:"byUser,omitempty"`
+	// LeadIDs are the leads this job closed.
+	LeadIDs []string `json:"leadIds,omitempty"`
+	ByUser  string   `json:"byUser,omitempty"`
 }
 
 // Call types set during After Call Work.

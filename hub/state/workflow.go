@@ -735,6 +735,7 @@ func (a *applier) jobCreate() (any, error) {
 			return nil, err
 		}
 		res.ClosedLeads = append(res.ClosedLeads, ClosedLead{ID: l.ID, Status: l.Status})
+		j.LeadIDs = append(j.LeadIDs, l.ID)
 	}
 	if err := putJSON(a.tx, bJobs, []byte(j.ID), j); err != nil {
 		return nil, err
