@@ -200,7 +200,8 @@ func (g *gen) askPrice() {
 		"can you give me a ballpark on what it costs to {job}",
 		"im just calling around getting prices to {job}",
 		"what do you charge just to come out",
-		"do you have a price for a new {thing}")
+		"do you have a price for a new {thing}",
+		"roughly what would you charge for that", "give me an idea of the price to {job}", "what are we talking cost wise")
 	g.a("to {job} you are usually looking at {price}",
 		"it depends but most of the time its around {price}",
 		"the trip charge is {fee} and to {job} its about {price}",
@@ -249,16 +250,19 @@ var kinds = []kind{
 	{"price_shopping", 1, 10, "Price shopping", []string{"price shopping {thing}", "cx wanted price to {job}, calling around", "gave price {price}, cx shopping", "quoted {price}"}, func(g *gen) {
 		g.problem()
 		g.askPrice()
-		g.c("ok thats more than i expected", "hmm ok im just getting a few prices", "alright im calling a few places", "ok and does that include labor", "wow ok")
+		g.c("ok thats more than i expected", "hmm ok im just getting a few prices", "alright im calling a few places", "ok and does that include labor", "wow ok",
+			"thats a bit steep for me", "yikes ok thanks for the number", "ok i was hoping for less")
 		if g.chance(0.5) {
 			g.offer()
 		}
-		g.close("ok ill let you know", "let me call a couple other places and ill get back to you", "ok thank you ill call back", "ok thanks for the info")
+		g.close("ok ill let you know", "let me call a couple other places and ill get back to you", "ok thank you ill call back", "ok thanks for the info",
+			"im gonna get a few more numbers first", "let me see what others charge")
 	}},
 	{"think_about_it", 1, 9, "Customer needs to think", []string{"cx wants to think about it", "will think it over, {job}", "thinking about it", "not ready to commit"}, func(g *gen) {
 		g.problem()
 		g.offer()
-		g.c("let me think about it and call you back", "i need to think it over", "ok let me mull it over and get back to you", "hmm let me sleep on it", "im not sure yet let me think about it", "let me think about it a little")
+		g.c("let me think about it and call you back", "i need to think it over", "ok let me mull it over and get back to you", "hmm let me sleep on it", "im not sure yet let me think about it", "let me think about it a little",
+			"ill have a think and get back to you", "give me a day or two", "i wasnt expecting that, let me think", "ill sit on it tonight")
 		g.a("no problem, do you want me to pencil you in", "sure, the {day} slot might go though", "ok just call us back when youre ready")
 		g.close("no thats ok ill call back", "ill call back", "ok thanks", "ill let you know")
 	}},
@@ -269,14 +273,16 @@ var kinds = []kind{
 		} else {
 			g.offer()
 		}
-		g.c("i need to talk to my wife first", "let me check with my husband he handles this stuff", "my partner has to okay it", "i have to run it by my wife", "let me talk to my husband tonight and see", "my spouse usually deals with this")
+		g.c("i need to talk to my wife first", "let me check with my husband he handles this stuff", "my partner has to okay it", "i have to run it by my wife", "let me talk to my husband tonight and see", "my spouse usually deals with this",
+			"i gotta ask the wife", "let me run it past my partner", "we make these decisions together, let me talk to him", "my boyfriend needs to see the price first")
 		g.a("of course, want me to hold {day} for you", "sure, call us back once you talk it over", "ok no problem")
 		g.close()
 	}},
 	{"scheduling_conflict", 1, 8, "Scheduling conflict", []string{"sched conflict, cx works", "no time worked for cx", "cx out of town til next wk", "wanted weekend, none open"}, func(g *gen) {
 		g.problem()
 		g.offer()
-		g.c("oh i work that day", "im out of town until next week", "that doesnt work for me i cant be home then", "do you have anything on the weekend", "i cant do mornings", "i wont be home till after six")
+		g.c("oh i work that day", "im out of town until next week", "that doesnt work for me i cant be home then", "do you have anything on the weekend", "i cant do mornings", "i wont be home till after six",
+			"im traveling for work all week", "weekdays are impossible for me", "can you do sunday", "thats too far out, i need it sooner")
 		g.a("we dont have anything earlier unfortunately", "our next opening after that is next wednesday", "we dont do evenings sorry", "saturday is booked up")
 		g.c("ok ill call back when i know my schedule", "let me see if i can get off work and call you back", "ok ill figure it out and call back", "ill have to check my calendar")
 		g.close()
@@ -285,14 +291,16 @@ var kinds = []kind{
 		if g.chance(0.5) {
 			g.problem()
 		}
-		g.c("can someone come out and give me a quote to {job}", "i just want an estimate for now", "im looking to get a quote on a new {thing}", "do you do free estimates", "id like somebody to look at it and give me a written quote")
+		g.c("can someone come out and give me a quote to {job}", "i just want an estimate for now", "im looking to get a quote on a new {thing}", "do you do free estimates", "id like somebody to look at it and give me a written quote",
+			"can you send me a proposal", "i need a few bids for the hoa", "can someone look and give me options in writing")
 		g.a("estimates for replacements are free, i can have a comfort advisor out {day}", "sure we can do an estimate {day} {window}", "a quote visit is free, when works")
 		g.c("let me see when im free and call you back", "can you just email me something first", "ok ill call back to set it up", "im not sure when yet")
 		g.close()
 	}},
 	{"competitor", 1, 7, "Comparing competitors", []string{"comparing w/ {competitor}", "cx has other quote", "wants us to beat competitor", "shopping other cos"}, func(g *gen) {
 		g.problem()
-		g.c("i got a quote from {competitor} for {price} can you beat that", "another company told me {price}, whats yours", "{competitor} said they could do it cheaper", "im comparing a couple of companies", "i already got one quote and wanted a second opinion")
+		g.c("i got a quote from {competitor} for {price} can you beat that", "another company told me {price}, whats yours", "{competitor} said they could do it cheaper", "im comparing a couple of companies", "i already got one quote and wanted a second opinion",
+			"the big box store quoted me {price}", "someone else quoted less and threw in a warranty", "i want to compare numbers before i pick")
 		g.a("we dont match quotes but our price is {price} with a ten year warranty", "i cant beat it over the phone but the tech can look", "our price to {job} is {price}")
 		g.c("ok let me compare and get back to you", "hmm ok ill think about which one", "alright ill see what they say", "ok let me compare the two")
 		g.close()
@@ -302,7 +310,8 @@ var kinds = []kind{
 		if g.chance(0.5) {
 			g.askPrice()
 		}
-		g.c("do you guys do financing", "is there any kind of payment plan", "can i make monthly payments on that", "do you offer financing with no interest", "i cant pay that all at once")
+		g.c("do you guys do financing", "is there any kind of payment plan", "can i make monthly payments on that", "do you offer financing with no interest", "i cant pay that all at once",
+			"do you take payments", "any zero percent deals right now", "can i split it into installments", "do you have anything for people with bad credit")
 		g.a("yes we offer financing with approved credit, the application takes five minutes", "we have twelve months same as cash", "we work with a finance company, i can text you the link")
 		g.c("ok let me see if i qualify and call back", "ok send me the link ill look at it", "alright ill apply and get back to you", "let me check my credit first")
 		g.close()
@@ -311,25 +320,29 @@ var kinds = []kind{
 	{"renter", 0, 7, "Not the property owner", []string{"renter, needs LL approval", "tenant - owner must call", "cx rents, cant authorize", "landlord to call back"}, func(g *gen) {
 		g.problem()
 		g.a("are you the homeowner", "do you own the home", "is this your property")
-		g.c("no i rent, the landlord would have to pay", "im renting, my landlord told me to call around", "im a tenant, the owner lives out of state", "no its a rental, the property manager handles that", "no i rent")
+		g.c("no i rent, the landlord would have to pay", "im renting, my landlord told me to call around", "im a tenant, the owner lives out of state", "no its a rental, the property manager handles that", "no i rent",
+			"im just renting", "its my landlords house", "no were leasing, the owner is away")
 		g.a("we would need the owner to authorise the work", "we need the property owner to approve and pay", "have the landlord give us a call")
 		g.c("ok ill tell him", "ok ill have my landlord call", "ok ill let the property manager know", "oh ok")
 		g.close()
 	}},
 	{"existing_job", 0, 8, "Existing job", []string{"status on existing job", "eta request", "cx asking about tech arrival", "invoice question", "resched existing appt"}, func(g *gen) {
-		g.c("hi you guys have a tech coming today, when is he going to get here", "im calling about my appointment tomorrow", "i wanted to check the status of my job", "i have a question about the invoice you sent", "the tech was supposed to be here at ten and nobody showed", "i need to reschedule my appointment for {day}", "is the part in yet for my {thing}")
+		g.c("hi you guys have a tech coming today, when is he going to get here", "im calling about my appointment tomorrow", "i wanted to check the status of my job", "i have a question about the invoice you sent", "the tech was supposed to be here at ten and nobody showed", "i need to reschedule my appointment for {day}", "is the part in yet for my {thing}",
+			"im following up on the work order from monday", "did you get my payment", "the guy said hed call me back about the part")
 		g.a("let me look that up, whats the address", "can i get the name on the account", "one moment let me check with dispatch")
 		g.c("its under {name}", "{name}", "the house on maple")
 		g.a("ok the tech is about thirty minutes out", "i see it, the part arrives {day}", "ok ive moved you to {day} {window}", "i'll have billing call you about the invoice", "he's running late, should be there within the hour")
 		g.close("ok thanks", "ok great thank you", "alright", "ok ill wait")
 	}},
 	{"wrong_number", 0, 6, "Wrong number", []string{"wrong #", "wrong number", "meant to call someone else", "misdial"}, func(g *gen) {
-		g.c("oh sorry i think i have the wrong number", "is this the pharmacy", "i was trying to reach my doctors office", "sorry wrong number", "is this pizza hut", "oh i meant to call my brother sorry")
+		g.c("oh sorry i think i have the wrong number", "is this the pharmacy", "i was trying to reach my doctors office", "sorry wrong number", "is this pizza hut", "oh i meant to call my brother sorry",
+			"who is this", "i must have misdialed", "is this the dentist")
 		g.a("no this is {company}", "no sorry this is {company}", "you reached {company}")
 		g.close("oh sorry bye", "my bad", "sorry about that")
 	}},
 	{"vendor", 0, 6, "Solicitor", []string{"sales call", "solicitor", "vendor pitch, not interested", "marketing co"}, func(g *gen) {
-		g.c("hi this is {name} from {vendor}, we help home service companies get more leads", "hi im calling from {vendor} about your google business listing", "we are a parts supplier in the area and wanted to set up an account", "hi can i speak with the owner, im with {vendor}", "we offer fleet fuel cards for companies like yours", "im calling about lowering your credit card processing fees")
+		g.c("hi this is {name} from {vendor}, we help home service companies get more leads", "hi im calling from {vendor} about your google business listing", "we are a parts supplier in the area and wanted to set up an account", "hi can i speak with the owner, im with {vendor}", "we offer fleet fuel cards for companies like yours", "im calling about lowering your credit card processing fees",
+			"we sell work uniforms and wanted to send a catalog", "im with a staffing agency for skilled trades", "we help businesses get more online reviews")
 		g.a("we're not interested thank you", "the owner isnt available, can you email us", "please take us off your list", "who is this again")
 		if g.chance(0.5) {
 			g.c("it only takes two minutes, we've helped other {tech} companies grow thirty percent", "can i send you some information", "when is a good time to reach the owner")
@@ -338,7 +351,8 @@ var kinds = []kind{
 		g.close("ok thanks for your time", "ok ill follow up", "alright bye")
 	}},
 	{"job_seeker", 0, 5, "Job applicant", []string{"job applicant", "looking for work", "asked about hiring", "applicant - sent to website"}, func(g *gen) {
-		g.c("hi are you guys hiring", "im a licensed {tech} looking for work", "i saw the job posting and wanted to ask about it", "do you have any openings for a helper", "i wanted to drop off a resume")
+		g.c("hi are you guys hiring", "im a licensed {tech} looking for work", "i saw the job posting and wanted to ask about it", "do you have any openings for a helper", "i wanted to drop off a resume",
+			"do you take apprentices", "i have my certification and i need a job", "my son is looking for work in the trades")
 		g.a("you can apply on our website under careers", "we are hiring, send your resume to the office email", "i'll pass your name to the manager")
 		g.c("ok do you know what the pay is", "ok ill apply online", "is it full time")
 		g.a("the manager can tell you more", "it depends on experience")
@@ -347,27 +361,30 @@ var kinds = []kind{
 	{"out_of_area", 0, 6, "Outside service area", []string{"out of area", "outside svc area ({far})", "too far, referred out", "not in our area"}, func(g *gen) {
 		g.problem()
 		g.a("what city are you in", "whats the zip out there")
-		g.c("im in {far}", "we're out in {far}", "{far}")
+		g.c("im in {far}", "we're out in {far}", "{far}", "were about an hour out, near {far}")
 		g.a("unfortunately we dont service {far}, thats outside our service area", "sorry thats too far for us, we only cover the metro", "we dont go out that far, you might try someone local")
 		g.c("oh ok do you know anybody out here", "oh bummer ok", "ok thanks anyway")
 		g.close()
 	}},
 	{"spam", 0, 5, "Other", []string{"spam", "robocall", "robo", "silence then hangup", ""}, func(g *gen) {
-		g.c("this is an important message about your vehicles extended warranty press one to speak to an agent", "final notice regarding your business listing on google press one now", "hello this call is to inform you about your credit card interest rate", "congratulations you have been selected for a free cruise")
+		g.c("this is an important message about your vehicles extended warranty press one to speak to an agent", "final notice regarding your business listing on google press one now", "hello this call is to inform you about your credit card interest rate", "congratulations you have been selected for a free cruise",
+			"this is a courtesy call about your solar savings", "suspicious activity was detected on your account press one")
 		g.a("hello", "hello? anyone there", "hello this is {company}")
 		if g.chance(0.4) {
 			g.c("press one now to speak with a specialist", "this is your final notice")
 		}
 	}},
 	{"complaint", 0, 6, "Complaint", []string{"complaint - tech visit", "unhappy w/ work, to manager", "callback for warranty issue, complaint", "cx upset"}, func(g *gen) {
-		g.c("you guys came out last week and its still leaking", "the tech didnt fix anything and charged me", "im not happy with the install, theres a mess everywhere", "i paid {price} and the {thing} is broken again", "i want to talk to a manager about the job you did", "your guy scratched my floor")
+		g.c("you guys came out last week and its still leaking", "the tech didnt fix anything and charged me", "im not happy with the install, theres a mess everywhere", "i paid {price} and the {thing} is broken again", "i want to talk to a manager about the job you did", "your guy scratched my floor",
+			"the work was sloppy and nobody cleaned up", "the unit you installed is way too loud", "im going to leave a bad review about the job")
 		g.a("im sorry to hear that, let me get the manager to call you", "i apologize, ill escalate this to the service manager", "let me see what happened on that ticket")
 		g.c("i want a refund", "i want somebody to come out and redo it for free", "this is ridiculous honestly", "ok but i want someone to call me today")
 		g.a("i understand, the manager will call you today", "ill make sure someone calls you back")
 		g.close("ok", "fine", "ok thanks")
 	}},
 	{"booked_elsewhere", 0, 6, "Booked with competitor", []string{"booked w/ other co", "cx already hired someone", "cancel - went with competitor", "already scheduled elsewhere"}, func(g *gen) {
-		g.c("hi i already had someone come out and fix it so i dont need anything", "we went with {competitor} so you can cancel the estimate", "i just wanted to let you know we already hired someone", "never mind, someone else is coming out today", "we already scheduled with {competitor}")
+		g.c("hi i already had someone come out and fix it so i dont need anything", "we went with {competitor} so you can cancel the estimate", "i just wanted to let you know we already hired someone", "never mind, someone else is coming out today", "we already scheduled with {competitor}",
+			"we got it taken care of already", "my brother in law fixed it over the weekend", "found someone already and theyre on the way")
 		g.a("ok no problem, ill cancel that", "thanks for letting us know", "ok ive cancelled the appointment")
 		g.close()
 	}},
