@@ -130,9 +130,6 @@ func TestHeldOut(t *testing.T) {
 // TestPriorReproducible retrains from the committed corpus and checks the
 // result is byte for byte the embedded model, so prior.json is never stale.
 func TestPriorReproducible(t *testing.T) {
-	if testing.Short() {
-		t.Skip("retraining the shipped model takes a few seconds")
-	}
 	split := map[string][]Example{}
 	for _, c := range loadCorpus(t) {
 		split[Split(c.CallID)] = append(split[Split(c.CallID)], Example{Call: &c.Call, Label: *c.Label})
