@@ -128,7 +128,8 @@ func TestHeldOut(t *testing.T) {
 }
 
 // TestPriorReproducible retrains from the committed corpus and checks the
-// result is byte for byte the embedded model, so prior.json is never stale.
+// result is the embedded model (byte for byte on amd64), so prior.json is
+// never stale.
 func TestPriorReproducible(t *testing.T) {
 	split := map[string][]Example{}
 	for _, c := range loadCorpus(t) {
@@ -145,7 +146,19 @@ func TestPriorReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(b, priorJSON) {
+	if bytes.Equal(b, priorJSON) {
+		return
+	}
+	// Platforms that fuse multiply-adds (arm64) may differ in the last
+	// digits; anything beyond that means prior.json is stale.
+	shipped := prior(t)
+	stale := len(shipped.names) != len(m.names) || math.Abs(shipped.bias-m.bias) > 1e-3 ||
+		math.Abs(shipped.plattA-m.plattA) > 1e-3 || math.Abs(shipped.plattB-m.plattB) > 1e-3
+	for i := 0; !stale && i < len(m.names); i++ {
+		j, ok := shipped.index[m.names[i]]
+		stale = !ok || math.Abs(shipped.weights[j]-m.weights[i]) > 1e-3
+	}
+	if stale {
 		t.Fatal("prior.json differs from a retrain on testdata/corpus.jsonl: run `go generate ./hub/scoring/`")
 	}
 }
