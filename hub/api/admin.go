@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -21,6 +22,7 @@ func (a *API) register() {
 	})
 	a.handle("POST", "/api/v1/auth/logout", a.logout)
 	a.handle("GET", "/api/v1/me", a.me)
+	a.handle("PUT", "/api/v1/me/password", a.changePassword)
 	a.handle("GET", "/api/v1/permissions", a.permissions)
 	a.handle("GET", "/api/v1/tokens", a.listTokens)
 	a.handle("POST", "/api/v1/tokens", a.createToken)
@@ -193,6 +195,32 @@ func (a *API) me(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		return err
 	}
 	writeJSON(w, 200, mv)
+	return nil
+}
+
+func (a *API) changePassword(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var b struct {
+		Current string `json:"current"`
+		New     string `json:"new"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(rc.user.PasswordHash), []byte(b.Current)) != nil {
+		return &apiError{400, "invalid", "the current password is wrong", "current"}
+	}
+	h, err := HashPassword(b.New, a.cfg.BcryptCost)
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			ae.field = "new"
+		}
+		return err
+	}
+	if err := a.apply(r.Context(), rc, state.CmdUserUpdate, "", state.UserBody{UserID: rc.user.ID, PasswordHash: h}, nil); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -339,6 +339,9 @@ func parseListQuery(tx *bbolt.Tx, r *http.Request, rc *reqCtx, perm string, aban
 	} else if lq.Queue != "" || q.Get("duration_min_seconds") != "" || q.Get("duration_max_seconds") != "" {
 		return lq, errBad("queue", "queue and duration filter Abandoned Calls only")
 	}
+	if lq.Type != "" && lq.Type != state.TypeBooked && lq.Type != state.TypeUnbooked && lq.Type != state.TypeExcused && lq.Type != state.TypeNotLead {
+		return lq, errBad("type", "type must be Booked, Unbooked, Excused or Not a lead")
+	}
 	valid := state.LeadStatuses()
 	if abandoned {
 		valid = state.AbandonedStatuses()

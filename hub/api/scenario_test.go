@@ -497,6 +497,11 @@ func TestSessionCSRFAndLogout(t *testing.T) {
 	bad := &client{e: w.e, hc: http.DefaultClient}
 	bad.fails(t, "POST", "/api/v1/auth/login", map[string]string{"username": "ana", "password": "nope"}, 401, "unauthenticated", "")
 	bad.fails(t, "POST", "/api/v1/auth/login", map[string]string{"username": "nobody", "password": "nope"}, 401, "unauthenticated", "")
+	c.fails(t, "PUT", "/api/v1/me/password", map[string]string{"current": "nope", "new": "ana-new-password"}, 400, "invalid", "current")
+	c.fails(t, "PUT", "/api/v1/me/password", map[string]string{"current": "ana-password", "new": "short"}, 400, "invalid", "new")
+	c.must(t, "PUT", "/api/v1/me/password", map[string]string{"current": "ana-password", "new": "ana-new-password"}, 204, nil)
+	bad.fails(t, "POST", "/api/v1/auth/login", map[string]string{"username": "ana", "password": "ana-password"}, 401, "unauthenticated", "")
+	w.e.login(t, "ana", "ana-new-password")
 	c.must(t, "POST", "/api/v1/auth/logout", nil, 204, nil)
 	c.fails(t, "GET", "/api/v1/me", nil, 401, "unauthenticated", "")
 	// Sessions expire by the hub clock.
