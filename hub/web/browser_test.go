@@ -182,6 +182,28 @@ func TestBrowserWorkflow(t *testing.T) {
 		if s := eval[string](bob, `document.querySelector('#flyout .warn').innerText`); !strings.Contains(s, "Change customer") {
 			t.Fatalf("warning: %q", s)
 		}
+		custName := `[...document.querySelectorAll('#flyout section[aria-label=Customer] dt')].find(d => d.textContent === 'Customer').nextElementSibling.textContent`
+		before := eval[string](bob, custName)
+		eval[bool](bob, `(() => { [...document.querySelectorAll('#flyout .warn button')].find(b => b.textContent === 'Change customer').click(); return true })()`)
+		bob.wait("candidates", `document.querySelectorAll('#flyout form[aria-label="Change customer"] input[name=cand]').length === 2`, 5*time.Second)
+		other := eval[string](bob, `(() => { const f = document.querySelector('#flyout form[aria-label="Change customer"]');
+			const i = [...f.querySelectorAll('input[name=cand]')].find(i => !i.checked); i.click();
+			const name = f.querySelector('label[for="' + i.id + '"]').textContent; f.requestSubmit(); return name })()`)
+		if other == before || other == "" {
+			t.Fatalf("candidates: current %q, other %q", before, other)
+		}
+		bob.wait("the other customer", custName+` === `+jsString(other), 5*time.Second)
+	})
+
+	t.Run("edit status by hand", func(t *testing.T) {
+		bob.t = t
+		bob.do(chromedp.Click(chromedp.CSS("#status-edit")))
+		eval[bool](bob, `(() => { document.querySelector('#status-select').value = 'Lead - not able to save'; document.querySelector('#status-save').click(); return true })()`)
+		bob.wait("status saved", `(document.querySelector('#flyout .kv .status') || {}).textContent === 'Lead - not able to save'`, 5*time.Second)
+		bob.wait("moved out of Open", rowStatus(h.leads["diaz"])+` === ''`, 5*time.Second)
+		if eval[bool](bob, `[...document.querySelectorAll('#status-select option')].some(o => o.value.startsWith('Job booked'))`) {
+			t.Fatal("a Job booked status is offered for manual selection")
+		}
 	})
 
 	t.Run("viewer cannot change status", func(t *testing.T) {

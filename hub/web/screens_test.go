@@ -166,4 +166,15 @@ func TestBrowserScreens(t *testing.T) {
 			t.Fatalf("page scrolls sideways at 1024 px: %s", w)
 		}
 	})
+
+	t.Run("sign out", func(t *testing.T) {
+		ana.t = t
+		ana.do(chromedp.Click(chromedp.CSS("#signout")))
+		ana.wait("sign-in page", `location.pathname === '/login'`, 5*time.Second)
+		if code := eval[int](ana, `fetch('/api/v1/me').then(r => r.status)`); code != 401 {
+			t.Fatalf("/api/v1/me after sign out: %d", code)
+		}
+		ana.do(chromedp.Navigate(h.URL + "/scl"))
+		ana.wait("bounced to sign in", `location.pathname === '/login' && location.search.includes('next=%2Fscl')`, 10*time.Second)
+	})
 }
