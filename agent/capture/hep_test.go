@@ -150,11 +150,11 @@ func TestHEPListeners(t *testing.T) {
 	if _, err := tc.Write(stream[:cut]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "first two TCP messages", 5*time.Second, func() bool { m, _ := c.snapshot(); return len(m) >= 3 })
+	waitFor(t, "first two TCP messages", 20*time.Second, func() bool { m, _ := c.snapshot(); return len(m) >= 3 })
 	if _, err := tc.Write(stream[cut:]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "all messages", 5*time.Second, func() bool { m, _ := c.snapshot(); return len(m) >= 4 })
+	waitFor(t, "all messages", 20*time.Second, func() bool { m, _ := c.snapshot(); return len(m) >= 4 })
 	msgs, _ := c.snapshot()
 	if len(msgs) != 4 {
 		t.Fatalf("%d messages, want 4", len(msgs))
@@ -171,7 +171,7 @@ func TestHEPListeners(t *testing.T) {
 	if tcpMsgs != 3 {
 		t.Errorf("%d messages from the TCP stream, want 3", tcpMsgs)
 	}
-	waitFor(t, "counters", 5*time.Second, func() bool { return h.Counters().Snapshot().Packets == 6 })
+	waitFor(t, "counters", 20*time.Second, func() bool { return h.Counters().Snapshot().Packets == 6 })
 	if st := h.Counters().Snapshot(); st.SIPMessages != 4 || st.Malformed != 1 || st.Unsupported != 1 {
 		t.Errorf("stats %+v, want 4 SIP, 1 malformed, 1 unsupported", st)
 	}
@@ -190,7 +190,7 @@ func TestHEPAuthKey(t *testing.T) {
 	_, _ = u.Write(encodeHEP(caller4, pbx4, at, 1, sipInvite("wrong", 0), key("nope")))
 	_, _ = u.Write(encodeHEP(caller4, pbx4, at, 1, sipInvite("none", 0)))
 	_, _ = u.Write(encodeHEP(caller4, pbx4, at, 1, sipInvite("right", 0), key("s3cret")))
-	waitFor(t, "three packets", 5*time.Second, func() bool { return h.Counters().Snapshot().Packets == 3 })
+	waitFor(t, "three packets", 20*time.Second, func() bool { return h.Counters().Snapshot().Packets == 3 })
 	msgs, _ := c.snapshot()
 	if len(msgs) != 1 || !bytes.Contains(msgs[0].Raw, []byte("Call-ID: right")) {
 		t.Fatalf("got %d messages, want only the one with the right key", len(msgs))
@@ -269,7 +269,7 @@ request_route {
 			buf := make([]byte, 4096)
 			answered := 0
 			for i := 0; answered == 0; i++ {
-				if i > 50 {
+				if i > 150 {
 					t.Fatalf("kamailio does not answer on %v", kam)
 				}
 				_, _ = u.WriteTo(options(fmt.Sprintf("probe-%d", i), i), kam)
@@ -285,7 +285,7 @@ request_route {
 					t.Fatalf("no reply from kamailio: %v", err)
 				}
 			}
-			waitFor(t, "6 traced messages for the three calls", 10*time.Second, func() bool {
+			waitFor(t, "6 traced messages for the three calls", 30*time.Second, func() bool {
 				msgs, _ := c.snapshot()
 				n := 0
 				for _, m := range msgs {

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func TestSniffLoopbackSipp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	waitFor(t, "the sniffer to see a probe", 10*time.Second, func() bool {
+	waitFor(t, "the sniffer to see a probe", 30*time.Second, func() bool {
 		_, _ = conn.Write(rtpPacket(1))
 		_, dgs := c.snapshot()
 		return len(dgs) > 0
@@ -141,26 +142,36 @@ func TestSniffLoopbackSipp(t *testing.T) {
 		// 3 calls x (INVITE 180 200 ACK BYE 200): sipp's built-in
 		// UAS sends no 100 Trying.
 		const want = 3 * 6
-		waitFor(t, fmt.Sprintf("%d %s messages", want, tc.transport), 10*time.Second, func() bool {
+		waitFor(t, fmt.Sprintf("%d %s messages", want, tc.transport), 30*time.Second, func() bool {
 			msgs, _ := c.snapshot()
 			return len(msgs)-len(before) >= want
 		})
 		msgs, _ := c.snapshot()
 		msgs = msgs[len(before):]
-		if len(msgs) != want {
-			t.Errorf("%s: %d messages, want %d (each once)", tc.transport, len(msgs), want)
+		// Every message exactly once: loopback shows each packet twice
+		// unless the filter drops the outgoing copy. A loaded machine
+		// may make sipp retransmit, so identical repeats are tolerated,
+		// but not a copy of everything.
+		distinct := map[string]int{}
+		for _, m := range msgs {
+			distinct[string(m.Raw)]++
+		}
+		if len(distinct) != want || len(msgs) >= 2*want-want/2 {
+			t.Errorf("%s: %d messages, %d distinct, want %d distinct each seen once", tc.transport, len(msgs), len(distinct), want)
 		}
 		invites := 0
 		uasAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(tc.uas))
+		for raw := range distinct {
+			if strings.HasPrefix(raw, "INVITE ") {
+				invites++
+			}
+		}
 		for _, m := range msgs {
 			if m.Transport != tc.transport {
 				t.Errorf("transport %q, want %q", m.Transport, tc.transport)
 			}
 			if m.Src != uasAddr && m.Dst != uasAddr {
 				t.Errorf("message %v -> %v does not involve the UAS %v", m.Src, m.Dst, uasAddr)
-			}
-			if bytes.HasPrefix(m.Raw, []byte("INVITE ")) {
-				invites++
 			}
 		}
 		if invites != 3 {
@@ -173,8 +184,9 @@ func TestSniffLoopbackSipp(t *testing.T) {
 			t.Errorf("datagram to port %d passed the filter", otherPort)
 		}
 	}
-	if st := s.Counters().Snapshot(); st.Malformed != 0 || st.SIPMessages != 36 {
-		t.Errorf("stats %+v, want 36 SIP messages and nothing malformed", st)
+	msgs, _ := c.snapshot()
+	if st := s.Counters().Snapshot(); st.Malformed != 0 || st.SIPMessages != uint64(len(msgs)) {
+		t.Errorf("stats %+v, want %d SIP messages and nothing malformed", st, len(msgs))
 	}
 }
 
@@ -209,7 +221,7 @@ func TestSniffKernelDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	waitFor(t, "the first datagram", 10*time.Second, func() bool {
+	waitFor(t, "the first datagram", 30*time.Second, func() bool {
 		_, _ = conn.Write(rtpPacket(0))
 		select {
 		case <-seen:

@@ -160,7 +160,9 @@ func TestTCPHeldBytesBounded(t *testing.T) {
 	d.at = mustTime(t)
 	msg := sipInvite("held", 8000) // about 8 KiB
 	const flows, rounds = 300, 12
-	src := func(f int) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(20000+f)) }
+	src := func(f int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(20000+f))
+	}
 	seqs := make([]uint32, flows)
 	for f := range flows {
 		d.streams.segment(src(f), pbx4, 1, false, false, msg[:100])
