@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +76,12 @@ type Pipeline struct {
 	last       time.Time
 	// dropsAt holds the kernel drop counter when each leg started.
 	dropsAt map[string]uint64
+
+	// snapMu guards copies of the tracker's and engine's counters, taken
+	// after each SIP message so Stats may be read from any goroutine.
+	snapMu    sync.Mutex
+	dlgStats  dialog.Stats
+	callStats calls.Stats
 }
 
 var _ capture.Handler = (*Pipeline)(nil)
@@ -119,7 +126,14 @@ func (p *Pipeline) SIP(m capture.Message) {
 	}
 	p.tracker.Message(m.At, m.Src, m.Dst, m.Transport, msg)
 	p.advanceCalls(m.At)
+	p.snapshot()
+}
+
+func (p *Pipeline) snapshot() {
 	p.openDlg.Store(int64(p.tracker.Open()))
+	p.snapMu.Lock()
+	p.dlgStats, p.callStats = p.tracker.Stats(), p.engine.Stats()
+	p.snapMu.Unlock()
 }
 
 func errString(err error) string {
@@ -162,19 +176,21 @@ func (p *Pipeline) Flush(at time.Time) {
 	}
 	p.tracker.Flush(at)
 	p.engine.Flush(at)
-	p.openDlg.Store(int64(p.tracker.Open()))
+	p.snapshot()
 }
 
-// Stats returns the counters. The dialog and calls counters are only
-// consistent when read from the feeding goroutine or after the input ended.
+// Stats returns the counters; it is safe from any goroutine. The dialog and
+// calls counters are as of the latest SIP message.
 func (p *Pipeline) Stats() Stats {
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
 	return Stats{
 		SIPMessages:  p.sipCount.Load(),
 		MalformedSIP: p.malformed.Load(),
 		Datagrams:    p.datagrams.Load(),
 		UnmatchedRTP: p.unmatched.Load(),
-		Dialog:       p.tracker.Stats(),
-		Calls:        p.engine.Stats(),
+		Dialog:       p.dlgStats,
+		Calls:        p.callStats,
 	}
 }
 

@@ -249,12 +249,12 @@ func startTshark(t *testing.T, tshark, path, filter string) func() {
 		t.Fatalf("tshark: %v", err)
 	}
 	ready := make(chan struct{})
-	var log bytes.Buffer
+	var log syncBuffer
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		once := false
 		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
+			_, _ = log.Write([]byte(sc.Text() + "\n"))
 			if !once && strings.Contains(sc.Text(), "Capturing on") {
 				once = true
 				close(ready)
@@ -288,7 +288,7 @@ func startTshark(t *testing.T, tshark, path, filter string) func() {
 			<-done
 		}
 		if _, err := os.Stat(path); err != nil {
-			t.Fatalf("tshark wrote no capture: %v\n%s", err, log.String())
+			t.Fatalf("tshark wrote no capture: %v\n%s", err, log.Bytes())
 		}
 	}
 	t.Cleanup(stop)
@@ -310,7 +310,7 @@ func startKamailio(t *testing.T, kamailio, dir string, port, uasPort int) {
 	cmd := exec.Command(kamailio, "-f", cfg, "-l", fmt.Sprintf("udp:127.0.0.1:%d", port),
 		"-A", fmt.Sprintf(`UAS_DST="sip:127.0.0.1:%d"`, uasPort),
 		"-DD", "-E", "-n", "1", "-Y", run, "-w", run)
-	var out bytes.Buffer
+	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("kamailio: %v", err)
@@ -332,15 +332,30 @@ func startKamailio(t *testing.T, kamailio, dir string, port, uasPort int) {
 	// Wait until it answers on its port.
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if strings.Contains(out.String(), "ERROR") && cmd.ProcessState != nil {
-			break
-		}
 		if listening(port) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("kamailio did not start:\n%s", tail(out.Bytes()))
+}
+
+// syncBuffer is a bytes.Buffer a child process may write while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
 }
 
 // listening reports whether a UDP port on 127.0.0.1 is bound.
