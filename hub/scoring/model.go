@@ -360,7 +360,7 @@ func describe(name string, c *Call) string {
 	case "notes":
 		return "the CSR left no notes"
 	case "talk":
-		return fmt.Sprintf("talk time %s", v)
+		return fmt.Sprintf("talk time %s (%d s)", talkBucket(c.TalkMs), c.TalkMs/1000)
 	case "customer":
 		switch v {
 		case "known":
@@ -370,11 +370,17 @@ func describe(name string, c *Call) string {
 		}
 		return "customer not identified"
 	case "repeat":
-		return fmt.Sprintf("repeat caller (%s earlier calls in 30 days)", v)
+		switch c.RepeatCalls {
+		case 0:
+			return "no earlier calls from this number in 30 days"
+		case 1:
+			return "repeat caller: 1 earlier call in 30 days"
+		}
+		return fmt.Sprintf("repeat caller: %d earlier calls in 30 days", c.RepeatCalls)
 	case "campaign":
 		return fmt.Sprintf("campaign %q", c.Campaign)
 	case "health":
-		return fmt.Sprintf("capture health: %s", v)
+		return fmt.Sprintf("capture health: %s", strings.ToUpper(v))
 	}
 	return name
 }

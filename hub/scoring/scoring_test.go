@@ -491,6 +491,8 @@ func TestSummarize(t *testing.T) {
 			"What the caller wanted is not clear from the call. It did not book because it was a wrong number."},
 		{call("cx wants quote on roof, comparing 3 cos"),
 			"The caller wanted a quote for the roof. It did not book because the caller is comparing other companies' prices."},
+		{&Call{Classification: Classification{Reason: "Scheduling conflict"}},
+			"There is no transcript and no CSR note, so what the caller wanted is unknown. It did not book because no appointment time suited the caller."},
 		{call(""), "There is no transcript and no CSR note, so what the caller wanted is unknown. Why it did not book is not stated."},
 		// "ant" must not match inside "want".
 		{call("", "i want someone to fix the dryer", "im renting, the landlord pays"),

@@ -59,7 +59,7 @@ var outcomes = []struct {
 	{[]string{"insurance"}, "the caller wanted to check their insurance first"},
 	{[]string{"other company", "other quote", "shop around", "neighbor said", "neighbour said", "other places", "couple of places", "calling around", "competitor", "another company", "compar", "cheaper", "beat that"}, "the caller is comparing other companies' prices"},
 	{[]string{"think about", "let me think", "mull", "sleep on it", "think it over", "call you back", "call back", "get back to you", "mull it over", "not sure yet"}, "the caller wanted to think about it"},
-	{[]string{"schedule", "availability", "on shift", "roster", "no good", "no openings", "next week", "work that day", "out of town", "that time doesnt", "busy"}, "no appointment time suited the caller"},
+	{[]string{"schedul", "availability", "slots", "on shift", "roster", "no good", "no openings", "next week", "work that day", "out of town", "that time doesnt", "busy"}, "no appointment time suited the caller"},
 	{[]string{"quote", "estimate", "ballpark", "how much", "price", "cost"}, "the caller only wanted a price for now"},
 }
 
@@ -87,6 +87,8 @@ func Summarize(c *Call) string {
 	switch {
 	case want != "":
 		first = "The caller " + want + "."
+	case strings.TrimSpace(c.Classification.Notes) != "" && !c.HasTranscript():
+		first = fmt.Sprintf("There is no transcript; the CSR noted %q.", clip(c.Classification.Notes, 120))
 	case strings.TrimSpace(c.Classification.Notes) != "":
 		first = fmt.Sprintf("The transcript does not say what the caller wanted; the CSR noted %q.", clip(c.Classification.Notes, 120))
 	case !c.HasTranscript():
