@@ -296,6 +296,9 @@ func (a *applier) userCreate() (any, error) {
 	if b.Extension != nil {
 		ext = strings.TrimSpace(*b.Extension)
 	}
+	if len(ext) > 32 {
+		return nil, invalid("extension", "extension is longer than 32 characters")
+	}
 	if ext != "" {
 		if owner := a.tx.Bucket(bExtensions).Get(key(tid, ext)); owner != nil {
 			return nil, invalid("extension", "extension %s already belongs to another user", ext)
@@ -367,6 +370,9 @@ func (a *applier) userUpdate() (any, error) {
 		}
 		if b.Extension != nil {
 			ext := strings.TrimSpace(*b.Extension)
+			if len(ext) > 32 {
+				return nil, invalid("extension", "extension is longer than 32 characters")
+			}
 			if owner := a.tx.Bucket(bExtensions).Get(key(tid, ext)); ext != "" && owner != nil && string(owner) != u.ID {
 				return nil, invalid("extension", "extension %s already belongs to another user", ext)
 			}
@@ -670,6 +676,9 @@ func (a *applier) trackingPut() (any, error) {
 		return nil, err
 	}
 	num := NormalizePhone(b.Number)
+	if len(num) > 32 {
+		return nil, invalid("number", "number has more than 32 digits")
+	}
 	if len(num) < 3 {
 		return nil, invalid("number", "number must have at least 3 digits")
 	}
@@ -789,6 +798,9 @@ func (a *applier) customerPut() (any, error) {
 		var phones []string
 		for _, p := range *b.Phones {
 			n := NormalizePhone(p)
+			if len(n) > 32 {
+				return nil, invalid("phones", "phone %q has more than 32 digits", p)
+			}
 			if len(n) < 3 {
 				return nil, invalid("phones", "phone %q has too few digits", p)
 			}

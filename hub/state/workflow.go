@@ -52,6 +52,16 @@ func (a *applier) callIngest() (any, error) {
 	if rec.GetCallId() == "" {
 		return nil, invalid("call_id", "call_id is required")
 	}
+	// These end up in bbolt keys: bound them so a write can never fail half way.
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"record_id", rec.GetRecordId(), 256}, {"call_id", rec.GetCallId(), 256}, {"site_id", rec.GetSiteId(), 256},
+		{"caller_number", rec.GetCallerNumber(), 256}, {"dialled_number", rec.GetDialledNumber(), 256}} {
+		if len(f.v) > f.max {
+			return nil, invalid(f.name, "%s is longer than %d bytes", f.name, f.max)
+		}
+	}
 	if id := a.tx.Bucket(bRecords).Get([]byte(rec.GetRecordId())); id != nil {
 		return IngestResult{CallID: string(id), Duplicate: true}, nil
 	}
