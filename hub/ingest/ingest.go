@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -219,15 +220,18 @@ func (s *Server) Connect(stream grpc.BidiStreamingServer[reboundv1.AgentMessage,
 	applyErr := make(chan error, 1)
 	go func() { applyErr <- s.applyLoop(ctx, ss, recs, log) }()
 
-	recvErr := s.recvLoop(ss, recs, log)
-	close(recs)
-	aerr := <-applyErr
-	if aerr != nil {
+	go func() {
+		recvErr := s.recvLoop(ss, recs, log)
+		close(recs) // the apply loop commits what arrived, then returns nil
+		if recvErr != nil && !errors.Is(recvErr, io.EOF) && status.Code(recvErr) != codes.Canceled {
+			log.Info("agent disconnected", "err", recvErr)
+		}
+	}()
+	// Returning ends the stream (and unblocks the receiver): on a commit
+	// failure the agent reconnects and resends what it has not seen acked.
+	if aerr := <-applyErr; aerr != nil {
 		log.Warn("agent stream ended: commit failed", "err", aerr)
 		return status.Errorf(codes.Unavailable, "commit: %v", aerr)
-	}
-	if recvErr != nil && !errors.Is(recvErr, context.Canceled) && status.Code(recvErr) != codes.Canceled {
-		log.Info("agent disconnected", "err", recvErr)
 	}
 	return nil
 }
