@@ -337,6 +337,8 @@ func eval[T any](s *session, js string) T {
 // evaluates afresh each time, so navigations in between do not break it.
 func (s *session) wait(what, predicate string, deadline time.Duration) {
 	s.t.Helper()
+	// Deadlines are generous on purpose: CI machines are shared and slow.
+	deadline = max(deadline, 15*time.Second)
 	end := time.Now().Add(deadline)
 	expr := "(() => { try { return !!(" + predicate + "); } catch (e) { return false; } })()"
 	var lastErr error
