@@ -67,6 +67,12 @@ type group struct {
 	result    *Result
 	vmBox     string
 	confirmed *notice
+	// maybeVM marks an abandon after a queue/IVR answer: if a NOTIFY
+	// message-summary for one of mailboxes follows, the PBX took a
+	// voicemail on the first leg itself (Asterisk's VoiceMail() app, for
+	// example) and the call is a voicemail, never an abandon.
+	maybeVM   bool
+	mailboxes []string
 	// orphanOf is set when this call's first leg was placed by a host that
 	// was handling another open call, yet no strategy tied it to that call.
 	orphanOf *dialog.Dialog
@@ -263,7 +269,7 @@ func (e *Engine) nonInvite(d *dialog.Dialog) {
 		n := notice{at: ev.At, mailbox: box, src: ev.Src.Addr().String(), waiting: ms.Waiting}
 		e.notices = append(e.notices, n)
 		for _, g := range e.groups {
-			if g.held && g.confirmed == nil && g.vmBox == box && ms.Waiting {
+			if g.held && g.confirmed == nil && ms.Waiting && g.wants(box, ev.At) {
 				g.confirmed = &n
 				g.holdUntil = ev.At
 			}
@@ -299,7 +305,7 @@ func (e *Engine) step(now time.Time, all bool) {
 				e.forget(g)
 				continue
 			}
-			if g.result.Record.Outcome == reboundv1.Outcome_OUTCOME_VOICEMAIL && e.r.confirm > 0 {
+			if (g.result.Record.Outcome == reboundv1.Outcome_OUTCOME_VOICEMAIL || g.maybeVM) && e.r.confirm > 0 {
 				g.held = true
 				g.holdUntil = g.readyAt.Add(e.r.confirm)
 				e.confirmFromNotices(g)
@@ -323,10 +329,9 @@ func (e *Engine) step(now time.Time, all bool) {
 }
 
 func (e *Engine) confirmFromNotices(g *group) {
-	start := g.legs[0].d.Start
 	for i := range e.notices {
 		n := e.notices[i]
-		if n.waiting && n.mailbox == g.vmBox && !n.at.Before(start) {
+		if n.waiting && g.wants(n.mailbox, n.at) {
 			g.confirmed = &n
 			g.holdUntil = g.readyAt
 			return
@@ -334,13 +339,39 @@ func (e *Engine) confirmFromNotices(g *group) {
 	}
 }
 
+// wants reports whether a message-summary for mailbox seen at at concerns
+// this call: it must follow the answer that could have taken the message.
+func (g *group) wants(mailbox string, at time.Time) bool {
+	p := g.legs[0].d
+	if mailbox == "" || at.Before(p.Start) || (g.maybeVM && at.Before(p.Answered)) {
+		return false
+	}
+	if g.vmBox != "" {
+		return g.vmBox == mailbox
+	}
+	if g.maybeVM {
+		for _, m := range g.mailboxes {
+			if m == mailbox {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (e *Engine) finish(g *group) {
 	rec := g.result.Record
-	if g.confirmed != nil {
+	if g.confirmed != nil && g.maybeVM && rec.Outcome == reboundv1.Outcome_OUTCOME_ABANDONED {
+		rec.Outcome = reboundv1.Outcome_OUTCOME_VOICEMAIL
+		rec.VoicemailBox = g.confirmed.mailbox
+		rec.Evidence = append(rec.Evidence, evidence(rec.StartedAt.AsTime(), g.confirmed.at, "voicemail.notify",
+			g.legs[0].d.CallID, "NOTIFY message-summary from %s: new message for %s after the PBX answered; the caller left a voicemail, not an abandon",
+			g.confirmed.src, g.confirmed.mailbox))
+	} else if g.confirmed != nil {
 		rec.Evidence = append(rec.Evidence, evidence(rec.StartedAt.AsTime(), g.confirmed.at, "voicemail.notify",
 			g.legs[0].d.CallID, "NOTIFY message-summary from %s: new message waiting for %s, confirms voicemail",
 			g.confirmed.src, g.confirmed.mailbox))
-	} else if rec.Outcome == reboundv1.Outcome_OUTCOME_VOICEMAIL && e.r.confirm > 0 {
+	} else if rec.Outcome == reboundv1.Outcome_OUTCOME_VOICEMAIL && e.r.confirm > 0 && g.confirmed == nil {
 		rec.Health.Notes = append(rec.Health.Notes, "no NOTIFY message-summary seen to confirm the voicemail")
 	}
 	e.stats.Calls++

@@ -380,6 +380,13 @@ func (e *Engine) classify(g *group) {
 				ev(p.Bye.At, "failed.pbx_hangup", p.CallID, "BYE from %s (PBX side) after %s answered; no agent leg answered", addrOf(p.Bye.Src), orUnknown(fs[0].target))
 			} else {
 				outcome = reboundv1.Outcome_OUTCOME_ABANDONED
+				g.maybeVM = true
+				g.mailboxes = append(g.mailboxes, fs[0].target)
+				for _, lf := range fs[1:] {
+					if lf.role == roleAgent || lf.role == roleUnknown {
+						g.mailboxes = append(g.mailboxes, lf.target)
+					}
+				}
 				if p.Bye != nil {
 					ev(p.Bye.At, "abandon.bye_in_queue", p.CallID, "BYE from caller %s after queue/IVR %s answered; no agent leg answered", addrOf(p.Bye.Src), orUnknown(fs[0].target))
 				} else {

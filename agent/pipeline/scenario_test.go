@@ -478,6 +478,23 @@ func TestSippScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "voicemail taken by the PBX on the caller's leg, confirmed by NOTIFY", transport: "u1",
+			legs: []sippLeg{
+				{uac: "uac_answer_bye.xml", uas: "uas_answer.xml", keys: map[string]string{"cid": "vm-3"}},
+				{uac: "uac_cancel.xml", uas: "uas_ring_cancel.xml", after: 200 * time.Millisecond, keys: map[string]string{"cid": "vm-3", "to_user": "203"}},
+				{uac: "uac_notify_mwi.xml", uas: "uas_notify.xml", after: 4500 * time.Millisecond, keys: map[string]string{"to_user": "203"}},
+			},
+			check: func(t *testing.T, recs []*reboundv1.CallRecord) {
+				// The agent leg rang out and the PBX's own voicemail answered
+				// the caller's leg: without the NOTIFY this is a queue abandon.
+				r := only(t, recs)
+				wantOutcome(t, r, reboundv1.Outcome_OUTCOME_VOICEMAIL, "new message for 203 after the PBX answered; the caller left a voicemail")
+				if r.VoicemailBox != "203" {
+					t.Errorf("box %q", r.VoicemailBox)
+				}
+			},
+		},
+		{
 			name: "voicemail by RFC 4458 URI", transport: "u1",
 			legs: []sippLeg{
 				{uac: "uac_answer_bye.xml", uas: "uas_answer.xml", keys: map[string]string{"cid": "vm-2"}},
