@@ -2,6 +2,8 @@ package dialog
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -264,4 +266,43 @@ func FuzzDialog(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSIPRECMultipart: a SIPREC INVITE carries SDP and rs-metadata in a
+// multipart body; both recorded streams become media endpoints.
+func TestSIPRECMultipart(t *testing.T) {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Skip("go.mod not found")
+		}
+		dir = filepath.Dir(dir)
+	}
+	body, err := os.ReadFile(filepath.Join(dir, "..", "shared", "testdata", "siprec", "drachtio-vendor-offers", "cisco-siprec-offer.txt"))
+	if err != nil {
+		t.Skipf("shared test data: %v", err)
+	}
+	body = []byte(strings.ReplaceAll(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n", "\r\n"))
+	head := "INVITE sip:srs@10.0.0.5 SIP/2.0\r\nVia: SIP/2.0/UDP 172.31.93.236;branch=z9hG4bKsrc\r\nFrom: <sip:src@172.31.93.236>;tag=s1\r\n" +
+		"To: <sip:srs@10.0.0.5>\r\nCall-ID: siprec-1\r\nCSeq: 1 INVITE\r\nRequire: siprec\r\n" +
+		"Content-Type: multipart/mixed;boundary=uniqueBoundary\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n"
+	m, err := sip.ParseMessage(append([]byte(head), body...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r recorder
+	tr := New(Config{}, r.hooks())
+	tr.Message(t0, netip.MustParseAddrPort("172.31.93.236:5060"), netip.MustParseAddrPort("10.0.0.5:5060"), "udp", m)
+	if len(r.media) != 2 {
+		t.Fatalf("media endpoints = %d, want 2", len(r.media))
+	}
+	for i, want := range []string{"172.31.93.236:10292", "172.31.93.236:10294"} {
+		ep := r.media[i]
+		if ep.Media.Endpoint() != netip.MustParseAddrPort(want) || ep.Media.Label != itoa(i+1) || !ep.Offer {
+			t.Errorf("stream %d: %v label %q", i, ep.Media.Endpoint(), ep.Media.Label)
+		}
+	}
 }
