@@ -106,10 +106,23 @@ func (e *extractor) ngrams(prefix string, v float64, origin int, emit emitFunc) 
 	}
 }
 
-// countTokens counts the tokens of text without keeping them.
+// countTokens counts the tokens tokenize would make of text, without
+// writing them anywhere (the first of extract's two passes).
 func (e *extractor) countTokens(text string) int {
-	e.tokenize(text)
-	return len(e.toks)
+	n := 0
+	in := false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		word := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+		switch {
+		case word && !in:
+			n++
+			in = true
+		case !word && c != '\'':
+			in = false
+		}
+	}
+	return n
 }
 
 // extract emits every feature of c.

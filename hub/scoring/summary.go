@@ -65,21 +65,21 @@ var outcomes = []struct {
 
 // Summarize returns the two-sentence summary of c.
 func Summarize(c *Call) string {
-	var caller, all strings.Builder
-	if c.HasTranscript() {
+	var caller strings.Builder
+	has := c.HasTranscript()
+	if has {
 		for _, s := range c.Transcript.Segments {
 			if channelOf(s.Channel) == 'c' {
-				caller.WriteString(normText(s.Text))
+				caller.WriteString(s.Text)
 				caller.WriteByte(' ')
 			}
-			all.WriteString(normText(s.Text))
-			all.WriteByte(' ')
 		}
 	}
+	callerText := normText(caller.String())
 	notes := normText(c.Classification.Notes)
 	reason := normText(c.Classification.Reason)
 
-	want := wanted(caller.String())
+	want := wanted(callerText)
 	if want == "" {
 		want = wanted(notes)
 	}
@@ -91,17 +91,26 @@ func Summarize(c *Call) string {
 		first = fmt.Sprintf("There is no transcript; the CSR noted %q.", clip(c.Classification.Notes, 120))
 	case strings.TrimSpace(c.Classification.Notes) != "":
 		first = fmt.Sprintf("The transcript does not say what the caller wanted; the CSR noted %q.", clip(c.Classification.Notes, 120))
-	case !c.HasTranscript():
+	case !has:
 		first = "There is no transcript and no CSR note, so what the caller wanted is unknown."
 	default:
 		first = "What the caller wanted is not clear from the call."
 	}
 
 	why := ""
-	for _, src := range []string{caller.String(), notes, reason, all.String()} {
+	for _, src := range []string{callerText, notes, reason} {
 		if why = whyNot(src); why != "" {
 			break
 		}
+	}
+	if why == "" && has {
+		// Last resort: the agent's words ("we dont service that area").
+		var all strings.Builder
+		for _, s := range c.Transcript.Segments {
+			all.WriteString(s.Text)
+			all.WriteByte(' ')
+		}
+		why = whyNot(normText(all.String()))
 	}
 	var second string
 	switch {
@@ -183,7 +192,18 @@ func normText(s string) string {
 // containsWord reports whether phrase occurs in normalised text starting at a
 // word boundary ("ant" must not match "want"; "financ" may match "financing").
 func containsWord(text, phrase string) bool {
-	return strings.Contains(text, " "+phrase)
+	for off := 0; off < len(text); {
+		i := strings.Index(text[off:], phrase)
+		if i < 0 {
+			return false
+		}
+		i += off
+		if i > 0 && text[i-1] == ' ' {
+			return true
+		}
+		off = i + 1
+	}
+	return false
 }
 
 func clip(s string, n int) string {
