@@ -280,6 +280,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.Ingest.Register(s.grpc)
 
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /admin/backup", s.backup)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
 
 	if err := s.wire(); err != nil {
@@ -397,6 +398,22 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_ = json.NewEncoder(w).Encode(st)
+}
+
+// backup streams a consistent copy of the state. It is served only to
+// clients on the loopback interface (an operator on the node itself, via
+// `rebound hub backup`): it holds every tenant's data.
+func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		http.Error(w, "backup is served to loopback clients only", http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="rebound-`+s.cfg.NodeID+`.db"`)
+	if _, err := s.Node.Backup(w); err != nil {
+		s.log.Error("backup failed", "err", err)
+	}
 }
 
 // siteAuth verifies site tokens against the replicated state (hash only).

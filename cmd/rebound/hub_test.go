@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/reboundhq/rebound/agent"
+	"github.com/reboundhq/rebound/hub"
 )
 
 func TestHubRejectsBadConfig(t *testing.T) {
@@ -48,5 +51,24 @@ func TestHubCertsWritesFiles(t *testing.T) {
 	// A second run must not overwrite the CA.
 	if code := run(context.Background(), []string{"hub", "certs", "--dir", dir, "--hosts", "hub1"}, stdio{Stdout: &out, Stderr: &errb}); code == 0 {
 		t.Fatal("certs overwrote existing files")
+	}
+}
+
+// TestExampleConfigsLoad keeps docs/examples valid: strict decoding and
+// validation of both files.
+func TestExampleConfigsLoad(t *testing.T) {
+	h := hub.Defaults()
+	if err := loadConfig("../../docs/examples/hub.yaml", &h); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Validate(); err != nil {
+		t.Fatalf("hub.yaml: %v", err)
+	}
+	a := agent.Defaults()
+	if err := loadConfig("../../docs/examples/agent.yaml", &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Validate(); err != nil {
+		t.Fatalf("agent.yaml: %v", err)
 	}
 }
