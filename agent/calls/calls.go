@@ -82,6 +82,8 @@ type leg struct {
 	d     *dialog.Dialog
 	by    string
 	ended bool
+	// caller and dialled are the leg's numbers, read once.
+	caller, dialled string
 }
 
 type notice struct {
@@ -115,7 +117,7 @@ func (e *Engine) LegStarted(d *dialog.Dialog) {
 	if _, ok := e.byLeg[d.CallID]; ok {
 		return
 	}
-	l := &leg{d: d}
+	l := &leg{d: d, caller: callerNumber(d), dialled: target(d)}
 	key := e.r.header.Key(d.Invite)
 	var g *group
 	if key != "" {
@@ -139,7 +141,7 @@ func (e *Engine) LegStarted(d *dialog.Dialog) {
 		}
 	}
 	if g == nil && e.r.callerWindow > 0 {
-		g = e.callerWindowGroup(d)
+		g = e.callerWindowGroup(l)
 		if g != nil {
 			l.by = "caller-window"
 		}
@@ -179,18 +181,25 @@ func (e *Engine) placedByHandler(d *dialog.Dialog) *dialog.Dialog {
 // number (or dials the same external number), started within the window, is still up, and was received by the
 // host that now places this leg. A leg that itself comes from a
 // trunk is a new customer call, never a continuation.
-func (e *Engine) callerWindowGroup(d *dialog.Dialog) *group {
+func (e *Engine) callerWindowGroup(l *leg) *group {
+	d := l.d
 	if e.r.trunksDefined && e.r.isTrunk(d.InviteSrc.Addr()) {
 		return nil
 	}
-	num, dialled := callerNumber(d), target(d)
+	num, dialled := l.caller, l.dialled
 	if num == "" && dialled == "" {
 		return nil
 	}
+	// Groups are in start order: walk back from the newest and stop at the
+	// first one older than the window.
 	for i := len(e.groups) - 1; i >= 0; i-- {
 		g := e.groups[i]
-		p := g.legs[0].d
-		if g.result != nil || d.Start.Sub(p.Start) > e.r.callerWindow || d.Start.Before(p.Start) {
+		first := g.legs[0]
+		p := first.d
+		if d.Start.Sub(p.Start) > e.r.callerWindow {
+			break
+		}
+		if g.result != nil || d.Start.Before(p.Start) {
 			continue
 		}
 		if !p.Ended.IsZero() && p.Ended.Before(d.Start) {
@@ -204,8 +213,8 @@ func (e *Engine) callerWindowGroup(d *dialog.Dialog) *group {
 		// Inbound, the PBX keeps the caller's number on the new leg; outbound,
 		// it replaces the extension with the company number but dials the
 		// same external number.
-		sameCaller := num != "" && callerNumber(p) == num
-		sameDialled := dialled != "" && target(p) == dialled && !matchAny(e.r.agents, dialled)
+		sameCaller := num != "" && first.caller == num
+		sameDialled := dialled != "" && first.dialled == dialled && !matchAny(e.r.agents, dialled)
 		if (sameCaller || sameDialled) && p.CallID != d.CallID {
 			return g
 		}
