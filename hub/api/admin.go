@@ -478,6 +478,9 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	if err := decode(r, &p); err != nil {
 		return err
 	}
+	if p.Timezone != nil && !state.ValidTimezone(*p.Timezone) {
+		return errBad("timezone", "unknown time zone %q", *p.Timezone)
+	}
 	err := a.view(r.Context(), func(tx *bbolt.Tx) error {
 		if err := need(tx, rc, tenant); err != nil {
 			return err

@@ -5,6 +5,27 @@ import (
 	"time"
 )
 
+func timezoneShape(tz string) bool {
+	if tz == "" || tz == "Local" || len(tz) > 64 {
+		return false
+	}
+	for _, r := range tz {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '/' || r == '_' || r == '-' || r == '+') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidTimezone reports whether tz names a zone this binary can load (IANA name or UTC).
+func ValidTimezone(tz string) bool {
+	if !timezoneShape(tz) {
+		return false
+	}
+	_, err := time.LoadLocation(tz)
+	return err == nil
+}
+
 // Settings are one tenant's workflow settings.
 type Settings struct {
 	SCLEnabled             bool   `json:"scl_enabled"`
@@ -89,9 +110,10 @@ func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 		}
 	}
 	if p.Timezone != nil {
-		// time.LoadLocation reads the embedded/zoneinfo database, which is deterministic
-		// for a given binary; validation only, the name is what is stored.
-		if _, err := time.LoadLocation(*p.Timezone); err != nil || *p.Timezone == "" || *p.Timezone == "Local" {
+		// Only the shape is checked here: whether the zone exists depends on each node's
+		// time zone database, and the state machine must decide the same everywhere. The
+		// API checks the name with ValidTimezone before it proposes the change.
+		if !timezoneShape(*p.Timezone) {
 			return s, &Error{Code: CodeInvalid, Field: "timezone", Message: "unknown time zone"}
 		}
 		s.Timezone = *p.Timezone
