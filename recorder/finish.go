@@ -73,7 +73,7 @@ func dtmfDigit(e uint8) string {
 
 // finish flushes everything, finalises the file and builds the result.
 func (c *call) finish() (*Result, error) {
-	res := &Result{RTCPPackets: c.rtcp, MalformedPackets: c.malformed}
+	res := &Result{RTCPPackets: c.rtcp, MalformedPackets: c.malformed, Start: c.t0}
 	for _, s := range c.streams {
 		if s.ev.active && !s.ev.ended {
 			s.ev.ended = true

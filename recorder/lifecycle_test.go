@@ -193,6 +193,9 @@ func TestRTCPAndDTMFNotRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !res.Start.Equal(testEpoch.Add(time.Second)) { // RTCP does not start the recording
+		t.Fatalf("start %v, want the first RTP packet's capture time", res.Start)
+	}
 	if res.RTCPPackets != 2 {
 		t.Fatalf("rtcp %d", res.RTCPPackets)
 	}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,8 +59,11 @@ type Result struct {
 	// Recording is nil when no RTP was seen at all (flag NO_RTP). Its Ref is
 	// empty when RTP was seen but none of it could be decoded.
 	Recording *reboundv1.Recording
-	Flags     []reboundv1.HealthFlag
-	DTMF      []*reboundv1.DTMFEvent
+	// Start is the capture time of the file's first frame (the call's first
+	// RTP packet); DTMF at_ms and transcript times count from it.
+	Start time.Time
+	Flags []reboundv1.HealthFlag
+	DTMF  []*reboundv1.DTMFEvent
 	// Notes explain flags and dropped audio in words, for CaptureHealth.notes.
 	Notes []string
 	// RTCPPackets counts RTCP seen for the call (kept for statistics only).
@@ -289,10 +293,10 @@ func (r *Recorder) reserveName(callID string) string {
 		if r.names[name] {
 			continue
 		}
-		if _, err := os.Stat(r.cfg.Dir + "/" + name); err == nil {
+		if _, err := os.Stat(filepath.Join(r.cfg.Dir, name)); err == nil {
 			continue
 		}
-		if _, err := os.Stat(r.cfg.Dir + "/" + name + ".part"); err == nil {
+		if _, err := os.Stat(filepath.Join(r.cfg.Dir, name+".part")); err == nil {
 			continue
 		}
 		r.names[name] = true
