@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"sort"
 	"strings"
@@ -25,7 +26,12 @@ type Model struct {
 	names   []string
 	weights []float64
 	index   map[string]int32
-	bias    float64
+	// hashed indexes the same features by a 64-bit hash of their names: the
+	// scoring hot path looks n-grams up by hash, which is cheaper than a
+	// string key. Hashes are checked for collisions when the model is built.
+	hashed map[uint64]int32
+	seed   maphash.Seed
+	bias   float64
 	// Platt scaling: p = 1 / (1 + exp(plattA*z + plattB)) where z is the raw log-odds.
 	plattA, plattB float64
 	threshold      float64
@@ -95,10 +101,32 @@ func Unmarshal(b []byte) (*Model, error) {
 		m.weights[i] = f.Weights[n]
 		m.index[n] = int32(i)
 	}
+	m.buildHashed()
 	if m.threshold <= 0 || m.threshold >= 1 {
 		m.threshold = DefaultThreshold
 	}
 	return m, nil
+}
+
+// buildHashed fills m.hashed from m.names, reseeding on the (astronomically
+// unlikely) collision so two features never share a slot.
+func (m *Model) buildHashed() {
+	for {
+		m.seed = maphash.MakeSeed()
+		m.hashed = make(map[uint64]int32, len(m.names))
+		ok := true
+		for i, n := range m.names {
+			h := maphash.String(m.seed, n)
+			if _, dup := m.hashed[h]; dup {
+				ok = false
+				break
+			}
+			m.hashed[h] = int32(i)
+		}
+		if ok {
+			return
+		}
+	}
 }
 
 // Threshold is the model's default flag threshold.
@@ -195,7 +223,7 @@ func (s *Scorer) Score(c *Call, threshold float64) Result {
 	s.st = s.st[:0]
 	s.nt = segAcc{}
 	s.ex.extract(c, func(key []byte, v float64, origin int) {
-		i, ok := s.m.index[string(key)]
+		i, ok := s.m.hashed[maphash.Bytes(s.m.seed, key)]
 		if !ok {
 			return
 		}

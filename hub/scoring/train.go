@@ -184,6 +184,7 @@ func Train(prior *Model, examples []Example, opt TrainOptions) (*Model, error) {
 	for i, n := range names {
 		m.index[n] = int32(i)
 	}
+	m.buildHashed()
 	if prior != nil {
 		m.plattA, m.plattB, m.threshold = prior.plattA, prior.plattB, prior.threshold
 		m.labels = len(examples)
