@@ -36,7 +36,8 @@ type Options struct {
 	// and each record gets its Recording.
 	Recorder *recorder.Recorder
 	// Emit receives every finished record, in order, from the goroutine
-	// that feeds the pipeline.
+	// that feeds the pipeline (or calls Tick/Flush). It must not call back
+	// into the pipeline.
 	Emit func(*reboundv1.CallRecord)
 	// Logger receives warnings about malformed input. Default: discard.
 	Logger *slog.Logger
@@ -53,8 +54,8 @@ type Stats struct {
 	Calls                                              calls.Stats
 }
 
-// Pipeline is a capture.Handler. Its methods must be called from one
-// goroutine at a time (a capture source's Run does so).
+// Pipeline is a capture.Handler. SIP and Datagram are called by one capture
+// source at a time; Tick, Flush and Stats may be called from other goroutines.
 type Pipeline struct {
 	opts    Options
 	log     *slog.Logger
@@ -72,7 +73,10 @@ type Pipeline struct {
 	abandons   atomic.Uint64
 	corrFailed atomic.Uint64
 	openDlg    atomic.Int64
-	lastAdvSec int64
+	// mu serialises the tracker and the calls engine between the capture
+	// goroutine and Tick. It is uncontended on the hot path.
+	mu         sync.Mutex
+	lastAdvSec atomic.Int64
 	last       time.Time
 	// dropsAt holds the kernel drop counter when each leg started.
 	dropsAt map[string]uint64
@@ -121,12 +125,16 @@ func (p *Pipeline) SIP(m capture.Message) {
 			p.log.Warn("malformed SIP message", "src", m.Src, "dst", m.Dst, "transport", m.Transport,
 				"bytes", len(m.Raw), "err", errString(err), "malformed_total", n)
 		}
+		p.mu.Lock()
 		p.advance(m.At)
+		p.mu.Unlock()
 		return
 	}
+	p.mu.Lock()
 	p.tracker.Message(m.At, m.Src, m.Dst, m.Transport, msg)
 	p.advanceCalls(m.At)
 	p.snapshot()
+	p.mu.Unlock()
 }
 
 func (p *Pipeline) snapshot() {
@@ -149,14 +157,27 @@ func (p *Pipeline) Datagram(d capture.Datagram) {
 	if p.rec != nil && !p.rec.Packet(d.At, d.Src, d.Dst, d.Payload) {
 		p.unmatched.Add(1)
 	}
-	if sec := d.At.Unix(); sec != p.lastAdvSec {
+	if sec := d.At.Unix(); sec != p.lastAdvSec.Load() {
+		p.mu.Lock()
 		p.advance(d.At)
+		p.mu.Unlock()
 	}
 }
 
-// advance moves capture time at most once per second of capture for RTP.
+// Tick moves the clock to now without traffic, so timeouts and call ends
+// fire on a quiet live capture. Call it every second or so with the
+// capture's clock (wall time for a live sniff); it is safe to call while a
+// source is feeding the pipeline. A time behind the capture is ignored.
+func (p *Pipeline) Tick(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.advance(now)
+	p.snapshot()
+}
+
+// advance moves capture time (at most once per second of capture for RTP).
 func (p *Pipeline) advance(at time.Time) {
-	p.lastAdvSec = at.Unix()
+	p.lastAdvSec.Store(at.Unix())
 	p.tracker.Advance(at)
 	p.advanceCalls(at)
 }
@@ -171,6 +192,8 @@ func (p *Pipeline) advanceCalls(at time.Time) {
 // Flush closes every dialog and emits every call (end of input). at is the
 // capture time of the end; zero means the last time seen.
 func (p *Pipeline) Flush(at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if at.IsZero() || at.Before(p.last) {
 		at = p.last
 	}
