@@ -159,9 +159,6 @@ func sippUAS(pcap string, delay time.Duration) string {
 // offset capture time says, with an SNR of at least 40 dB against the G.711
 // reference and a duration within 20 ms.
 func TestSippCall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real sipp call with tshark capture takes several seconds")
-	}
 	sipp := siptest.Peer(t, "sipp")
 	tshark := siptest.Peer(t, "tshark")
 	caller := speech8k(t, callerText)
@@ -171,12 +168,15 @@ func TestSippCall(t *testing.T) {
 	callerPcap, agentPcap := filepath.Join(dir, "caller.pcap"), filepath.Join(dir, "agent.pcap")
 	writeRTPPcap(t, callerPcap, callerU, 0x11223344)
 	writeRTPPcap(t, agentPcap, agentU, 0x55667788)
-	talk := time.Duration(len(callerU)/8)*time.Millisecond + 2500*time.Millisecond
+	// The caller hangs up once both sides have finished talking (the agent
+	// starts 700 ms after the ACK).
+	agentDelay := 700 * time.Millisecond
+	talk := max(time.Duration(len(callerU)/8)*time.Millisecond, agentDelay+time.Duration(len(agentU)/8)*time.Millisecond) + 500*time.Millisecond
 	uac, uas := filepath.Join(dir, "uac.xml"), filepath.Join(dir, "uas.xml")
 	if err := os.WriteFile(uac, []byte(sippUAC(callerPcap, talk)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(uas, []byte(sippUAS(agentPcap, 700*time.Millisecond)), 0o600); err != nil {
+	if err := os.WriteFile(uas, []byte(sippUAS(agentPcap, agentDelay)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	uasPort, uacPort := siptest.FreeUDPPort(t), siptest.FreeUDPPort(t)
