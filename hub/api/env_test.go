@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,6 +18,7 @@ import (
 	"github.com/reboundhq/rebound/hub/scheduler"
 	"github.com/reboundhq/rebound/hub/state"
 	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
+	"go.etcd.io/bbolt"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -76,6 +78,47 @@ type env struct {
 	srv   *httptest.Server
 	dials *dialLog
 	sched *scheduler.Scheduler
+
+	logMu sync.Mutex
+	log   [][]*reboundv1.Command // every applied batch, for replay checks
+}
+
+// assertReplay re-applies every batch to a fresh state file, as a raft follower or a
+// restarted node does, and requires byte-identical state.
+func (e *env) assertReplay(t *testing.T) {
+	t.Helper()
+	fresh, err := state.OpenLocal(filepath.Join(t.TempDir(), "replay.db"), state.New(nil), func() time.Time {
+		t.Fatal("replay needed the clock: a command was not stamped")
+		return time.Time{}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	fresh.DB().NoSync = true
+	e.logMu.Lock()
+	batches := e.log
+	e.logMu.Unlock()
+	for _, b := range batches {
+		if _, err := fresh.Apply(context.Background(), b...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dump := func(l *state.Local) string {
+		var buf bytes.Buffer
+		_ = l.View(context.Background(), false, func(tx *bbolt.Tx) error {
+			return tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+				return b.ForEach(func(k, v []byte) error {
+					fmt.Fprintf(&buf, "%s|%x|%x\n", name, k, v)
+					return nil
+				})
+			})
+		})
+		return buf.String()
+	}
+	if a, b := dump(e.store), dump(fresh); a != b {
+		t.Fatalf("replayed state differs (%d vs %d bytes of dump)", len(a), len(b))
+	}
 }
 
 func newEnv(t testing.TB) *env { return newEnvFrom(t, nil) }
@@ -103,6 +146,15 @@ func newEnvFrom(t testing.TB, template []byte) *env {
 		Recordings: memRecordings{"s1/rec-1.wav": bytes.Repeat([]byte("RIFFdata"), 64)}})
 	e.srv = httptest.NewServer(e.api.Handler())
 	e.sched = scheduler.New(scheduler.Config{Store: st, Clock: clk.Now})
+	st.OnApplied(func(_ uint64, cmds []*reboundv1.Command, _ []*reboundv1.CommandOutcome) {
+		batch := make([]*reboundv1.Command, len(cmds))
+		for i, c := range cmds {
+			batch[i] = proto.Clone(c).(*reboundv1.Command)
+		}
+		e.logMu.Lock()
+		e.log = append(e.log, batch)
+		e.logMu.Unlock()
+	})
 	t.Cleanup(func() {
 		e.srv.Close()
 		st.Close()

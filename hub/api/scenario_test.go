@@ -438,6 +438,8 @@ func TestSeedUseCases(t *testing.T) {
 			t.Fatal("banner for a lead older than banner_days")
 		}
 	})
+
+	t.Run("replaying the command log rebuilds the same state", e.assertReplay)
 }
 
 func TestSCLDisabledReviewsNothing(t *testing.T) {

@@ -76,9 +76,12 @@ func (l *Local) Apply(ctx context.Context, cmds ...*reboundv1.Command) ([]*rebou
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.clock().UnixMilli()
+	var now int64
 	for _, c := range cmds {
 		if c.AtUnixMs == 0 {
+			if now == 0 {
+				now = l.clock().UnixMilli()
+			}
 			c.AtUnixMs = now
 		}
 		if c.Version == 0 {
