@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +26,9 @@ func FuzzPipelineSIP(f *testing.F) {
 		"BYE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK3\r\nFrom: <sip:5551230000@c>;tag=f\r\nTo: <sip:600@pbx>;tag=t\r\nCall-ID: a\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
 	}, "\n--next--\n"))
 	f.Add("garbage\n--next--\nSIP/2.0 200\r\n\r\n")
+	for _, seed := range realSIPSeeds() {
+		f.Add(seed)
+	}
 	src := netip.MustParseAddrPort("192.0.2.1:5060")
 	dst := netip.MustParseAddrPort("192.0.2.2:5060")
 	f.Fuzz(func(t *testing.T, input string) {
@@ -44,4 +50,38 @@ func FuzzPipelineSIP(f *testing.F) {
 			}
 		}
 	})
+}
+
+// realSIPSeeds returns the SIP messages of a few public captures (when the
+// shared test data is present), each capture as one seed.
+func realSIPSeeds() []string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			return nil
+		}
+		dir = filepath.Dir(dir)
+	}
+	var seeds []string
+	for _, name := range []string{"sngrep/aaa.pcap", "sipnab/sip-488-codec-reject.pcapng", "sipnab/b2bua-asterisk.pcapng",
+		"heplify/erspan_sip_ipv4_udp.pcapng", "heplify/sip_ipv4_tcp_fragmented.pcap"} {
+		var msgs []string
+		src := &capture.Pcap{Path: filepath.Join(dir, "..", "shared", "testdata", "pcap", name), Config: capture.Config{SIPPorts: []uint16{5060, 6060}}}
+		h := capture.HandlerFuncs{OnSIP: func(m capture.Message) {
+			if len(msgs) < 40 {
+				msgs = append(msgs, string(m.Raw))
+			}
+		}}
+		if err := src.Run(context.Background(), h); err != nil || len(msgs) == 0 {
+			continue
+		}
+		seeds = append(seeds, strings.Join(msgs, "\n--next--\n"))
+	}
+	return seeds
 }
