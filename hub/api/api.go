@@ -298,7 +298,20 @@ func (a *API) apply(ctx context.Context, rc *reqCtx, typ, tenant string, body an
 	if rc != nil && rc.user != nil {
 		actor = rc.user.ID
 	}
-	outs, err := a.cfg.Store.Apply(ctx, &reboundv1.Command{Version: 1, Type: typ, TenantId: tenant, Actor: actor, Body: b, RequestId: randomToken(12)})
+	cmd := &reboundv1.Command{Version: 1, Type: typ, TenantId: tenant, Actor: actor, Body: b, RequestId: randomToken(12)}
+	var outs []*reboundv1.CommandOutcome
+	var err error
+	// An error leaves the outcome unknown; the request id makes a retry exactly-once.
+	for try := 0; try < 3; try++ {
+		if outs, err = a.cfg.Store.Apply(ctx, cmd); err == nil || ctx.Err() != nil {
+			break
+		}
+		a.log.Warn("apply failed; retrying with the same request id", "type", typ, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(100*(try+1)) * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -18,9 +18,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
 	"go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 )
 
 // Error codes, stable for API clients.
@@ -123,6 +125,8 @@ var (
 	bModels     = []byte("models")
 	bExtensions = []byte("extensions")
 	bCallerIdx  = []byte("calleridx")
+	bRequests   = []byte("requests")
+	bReqExpiry  = []byte("reqexpiry")
 )
 
 func allBuckets() [][]byte {
@@ -130,7 +134,7 @@ func allBuckets() [][]byte {
 		bSiteTokens, bSettings, bCampaigns, bTracking, bQueues, bReasons, bCustomers, bCustPhone,
 		bLocations, bJobs, bCalls, bRecords, bCallTime, bACW, bACWPhone, bLeads, bLeadAct, bLeadAge,
 		bLeadDone, bLeadPhone, bLeadCust, bAbandoned, bAbAct, bAbAge, bAbDone, bAbPhone, bAudit,
-		bModels, bExtensions, bCallerIdx}
+		bModels, bExtensions, bCallerIdx, bRequests, bReqExpiry}
 }
 
 // EnsureBuckets creates every bucket the state machine uses. Apply calls it too, so a fresh
@@ -168,7 +172,21 @@ func (m *Machine) Apply(tx *bbolt.Tx, index uint64, cmds []*reboundv1.Command) [
 		}
 		return out
 	}
+	if len(cmds) > 0 {
+		pruneRequests(tx, cmds[0].GetAtUnixMs()-RequestMemory.Milliseconds())
+	}
 	for i, c := range cmds {
+		// A command retried with the same request id (the outcome of the first try was
+		// unknown to the caller) gets the first outcome and changes nothing.
+		if id := c.GetRequestId(); id != "" && len(id) <= 128 {
+			if prev := tx.Bucket(bRequests).Get([]byte(id)); prev != nil {
+				o := &reboundv1.CommandOutcome{}
+				if proto.Unmarshal(prev, o) == nil {
+					out[i] = o
+					continue
+				}
+			}
+		}
 		a := &applier{tx: tx, index: index, pos: i, cmd: c, at: c.GetAtUnixMs()}
 		res, err := a.run()
 		o := &reboundv1.CommandOutcome{}
@@ -192,8 +210,34 @@ func (m *Machine) Apply(tx *bbolt.Tx, index uint64, cmds []*reboundv1.Command) [
 			}
 		}
 		out[i] = o
+		if id := c.GetRequestId(); id != "" && len(id) <= 128 {
+			if b, err := proto.Marshal(o); err == nil {
+				_ = tx.Bucket(bRequests).Put([]byte(id), b)
+				_ = tx.Bucket(bReqExpiry).Put(key(be64(uint64(c.GetAtUnixMs())), id), nil)
+			}
+		}
 	}
 	return out
+}
+
+// RequestMemory is how long a request id is remembered for retries.
+const RequestMemory = 24 * time.Hour
+
+// pruneRequests forgets request ids stamped before cutoffMs (deterministic: it depends
+// only on the command's time).
+func pruneRequests(tx *bbolt.Tx, cutoffMs int64) {
+	c := tx.Bucket(bReqExpiry).Cursor()
+	var old [][]byte
+	for k, _ := c.First(); k != nil && len(k) > 9 && int64(binary.BigEndian.Uint64(k[:8])) < cutoffMs; k, _ = c.Next() {
+		old = append(old, append([]byte(nil), k...))
+		if len(old) == 1000 {
+			break
+		}
+	}
+	for _, k := range old {
+		_ = tx.Bucket(bRequests).Delete(k[9:])
+		_ = tx.Bucket(bReqExpiry).Delete(k)
+	}
 }
 
 // applier carries one command through its handler.

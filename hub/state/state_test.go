@@ -372,3 +372,32 @@ func TestListLeadsMatchesBruteForce(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestIDExactlyOnce(t *testing.T) {
+	f := newFixture(t)
+	body, _ := json.Marshal(CustomerBody{Name: ptr("Once")})
+	cmd := func() *reboundv1.Command {
+		return &reboundv1.Command{Type: CmdCustomerCreate, TenantId: f.ten, Actor: f.admin, Body: body, RequestId: "req-1"}
+	}
+	o1, _ := f.l.Apply(context.Background(), cmd())
+	o2, _ := f.l.Apply(context.Background(), cmd())
+	if !bytes.Equal(o1[0].Result, o2[0].Result) {
+		t.Fatalf("retry gave another outcome: %s vs %s", o1[0].Result, o2[0].Result)
+	}
+	var n int
+	f.l.View(context.Background(), false, func(tx *bbolt.Tx) error {
+		cs, _ := FindCustomers(tx, f.ten, "", "Once", 10)
+		n = len(cs)
+		return nil
+	})
+	if n != 1 {
+		t.Fatalf("%d customers after a retried create", n)
+	}
+	// After RequestMemory the id is forgotten.
+	f.now = f.now.Add(RequestMemory + time.Hour)
+	f.must(CmdTenantCreate, "", TenantBody{Name: "tick"}, nil)
+	o3, _ := f.l.Apply(context.Background(), cmd())
+	if bytes.Equal(o1[0].Result, o3[0].Result) {
+		t.Fatal("request id remembered past RequestMemory")
+	}
+}
