@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -187,18 +188,34 @@ func TestSippCall(t *testing.T) {
 	capFile := filepath.Join(dir, "lo.pcap")
 	filter := fmt.Sprintf("udp and (port %d or port %d or port %d or port %d)", uasPort, uacPort, uasMedia, uacMedia)
 	ts := exec.CommandContext(ctx, tshark, "-i", "lo", "-w", capFile, "-f", filter)
-	tsErr := &strings.Builder{}
-	ts.Stderr = tsErr
+	stderr, err := ts.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := ts.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// tshark says "Capturing on" once the capture is live.
-	for i := 0; !strings.Contains(tsErr.String(), "Capturing on"); i++ {
-		if i > 200 {
-			ts.Process.Kill()
-			t.Fatalf("tshark did not start: %s", tsErr.String())
+	// tshark says "Capturing on" once the capture is live; keep draining
+	// its stderr afterwards so it never blocks.
+	live := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		said := false
+		for sc.Scan() {
+			if !said && strings.Contains(sc.Text(), "Capturing on") {
+				said = true
+				close(live)
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		if !said {
+			close(live)
+		}
+	}()
+	select {
+	case <-live:
+	case <-time.After(10 * time.Second):
+		_ = ts.Process.Kill()
+		t.Fatal("tshark did not start capturing on lo")
 	}
 
 	uasCmd := exec.CommandContext(ctx, sipp, "-sf", uas, "-i", "127.0.0.1", "-p", fmt.Sprint(uasPort),
