@@ -228,7 +228,7 @@ const RequestMemory = 24 * time.Hour
 func pruneRequests(tx *bbolt.Tx, cutoffMs int64) {
 	c := tx.Bucket(bReqExpiry).Cursor()
 	var old [][]byte
-	for k, _ := c.First(); k != nil && len(k) > 9 && int64(binary.BigEndian.Uint64(k[:8])) < cutoffMs; k, _ = c.Next() {
+	for k, _ := c.First(); len(k) > 9 && int64(binary.BigEndian.Uint64(k[:8])) < cutoffMs; k, _ = c.Next() {
 		old = append(old, append([]byte(nil), k...))
 		if len(old) == 1000 {
 			break
