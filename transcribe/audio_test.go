@@ -170,6 +170,9 @@ func BenchmarkResample(b *testing.B) {
 			for _, v := range x {
 				y = append(y, v, v)
 			}
+			if len(y) != 2*len(x) {
+				b.Fatal("short")
+			}
 		}
 		b.ReportMetric(float64(len(x))/8000*float64(b.N)/b.Elapsed().Seconds(), "audio-s/s")
 	})

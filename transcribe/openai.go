@@ -287,11 +287,7 @@ func (o *OpenAI) attempt(ctx context.Context, body []byte, ctype string) (*verbo
 	if resp.StatusCode/100 != 2 {
 		return nil, &httpError{status: resp.StatusCode, body: errorText(b), retryAfter: retryAfter(resp.Header.Get("Retry-After"), o.cfg.Now())}
 	}
-	var v verboseJSON
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, fmt.Errorf("parse verbose_json response: %w", err)
-	}
-	return &v, nil
+	return parseVerboseJSON(b)
 }
 
 // errorText extracts {"error":{"message":...}} or a short body.
@@ -335,10 +331,30 @@ func segments(v *verboseJSON, ch reboundv1.Channel) []*reboundv1.TranscriptSegme
 		if text == "" || (s.NoSpeechProb > 0.6 && s.AvgLogprob < -1) {
 			continue
 		}
-		out = append(out, &reboundv1.TranscriptSegment{Channel: ch, StartMs: int64(s.Start * 1000), EndMs: int64(s.End * 1000), Text: text})
+		start, end := msOf(s.Start), msOf(s.End)
+		end = max(end, start) // some servers round a short segment's end below its start
+		out = append(out, &reboundv1.TranscriptSegment{Channel: ch, StartMs: start, EndMs: end, Text: text})
 	}
 	if len(v.Segments) == 0 && strings.TrimSpace(v.Text) != "" {
-		out = append(out, &reboundv1.TranscriptSegment{Channel: ch, StartMs: 0, EndMs: int64(v.Duration * 1000), Text: strings.TrimSpace(v.Text)})
+		out = append(out, &reboundv1.TranscriptSegment{Channel: ch, StartMs: 0, EndMs: msOf(v.Duration), Text: strings.TrimSpace(v.Text)})
 	}
 	return out
+}
+
+// msOf converts a server's seconds to milliseconds, treating what no audio
+// can have (negative, NaN, beyond a day) as 0.
+func msOf(sec float64) int64 {
+	if !(sec > 0) || sec > 86400 {
+		return 0
+	}
+	return int64(sec * 1000)
+}
+
+// parseVerboseJSON reads a transcription response body.
+func parseVerboseJSON(b []byte) (*verboseJSON, error) {
+	var v verboseJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("parse verbose_json response: %w", err)
+	}
+	return &v, nil
 }

@@ -217,6 +217,12 @@ func (l *LLM) ask(ctx context.Context, c *Call) (*llmVerdict, error) {
 	if resp.StatusCode/100 != 2 {
 		return nil, fmt.Errorf("chat completion: server answered %d: %s", resp.StatusCode, clip(string(b), 200))
 	}
+	return parseCompletion(b)
+}
+
+// parseCompletion reads a chat.completion body and the verdict in its first
+// choice, rejecting refusals, truncation and anything off the schema.
+func parseCompletion(b []byte) (*llmVerdict, error) {
 	var cc struct {
 		Choices []struct {
 			Message struct {
@@ -248,7 +254,7 @@ func (l *LLM) ask(ctx context.Context, c *Call) (*llmVerdict, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("answer does not match the schema: %w", err)
 	}
-	if v.Probability < 0 || v.Probability > 1 || v.Summary == "" {
+	if !(v.Probability >= 0 && v.Probability <= 1) || strings.TrimSpace(v.Summary) == "" {
 		return nil, fmt.Errorf("answer out of range: probability %v, summary %q", v.Probability, v.Summary)
 	}
 	return &v, nil

@@ -243,3 +243,18 @@ func TestLLMBreaker(t *testing.T) {
 		t.Fatalf("after the break the LLM was not tried again: %+v, %d calls", r, f.calls.Load())
 	}
 }
+
+func FuzzParseCompletion(f *testing.F) {
+	ok, _ := json.Marshal(completion(`{"probability":0.83,"is_lead":true,"summary":"s.","signals":[{"text":"t","quote":"q"}]}`, nil, "stop"))
+	f.Add(ok)
+	r := "no"
+	ref, _ := json.Marshal(completion("", &r, "stop"))
+	f.Add(ref)
+	f.Add([]byte(`{"choices":[]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := parseCompletion(b)
+		if err == nil && (v.Probability < 0 || v.Probability > 1 || strings.TrimSpace(v.Summary) == "") {
+			t.Fatalf("accepted %+v", v)
+		}
+	})
+}
