@@ -290,9 +290,6 @@ func TestAuthorization(t *testing.T) {
 		method, pattern, _ := strings.Cut(key, " ")
 		for role := range authzRoles {
 			t.Run(key+"/"+role, func(t *testing.T) {
-				if testing.Short() && role != "CSR" && role != "Nobody" && role != "Admin" && role != "Viewer" {
-					t.Skip("short: built-in roles and Nobody only")
-				}
 				f := *tmpl
 				f.e = newEnvFrom(t, file.Bytes())
 				c := f.e.bearer(f.tokens[role])
