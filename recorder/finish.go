@@ -140,8 +140,10 @@ func (c *call) finish() (*Result, error) {
 			flags[reboundv1.HealthFlag_HEALTH_FLAG_PACKET_LOSS] = true
 			res.Notes = append(res.Notes, fmt.Sprintf("%s stream ssrc=%#08x lost %d of %d packets", chanName(s.ch), s.ssrc, st.Lost, expected))
 		}
-		if s.driftFixes > 0 && c.rate > 0 {
-			res.Notes = append(res.Notes, fmt.Sprintf("%s stream ssrc=%#08x: realigned to capture time %d times (%d ms in total; sender clock drift or delayed first packet)", chanName(s.ch), s.ssrc, s.driftFixes, s.driftFrames*1000/int64(c.rate)))
+		// Small one-off realignments (a delayed first packet) are routine;
+		// report drift once it adds up to something a listener could notice.
+		if ms := s.driftFrames * 1000 / int64(max(c.rate, 1)); ms >= 100 || ms <= -100 {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s stream ssrc=%#08x: RTP clock drifted %d ms from capture time; realigned in %d steps", chanName(s.ch), s.ssrc, ms, s.driftFixes))
 		}
 		if s.late > 0 {
 			res.Notes = append(res.Notes, fmt.Sprintf("%s stream ssrc=%#08x: %d packets arrived after the %s jitter buffer and are silence", chanName(s.ch), s.ssrc, s.late, c.r.cfg.JitterBuffer))

@@ -103,6 +103,26 @@ func TestRealCaptures(t *testing.T) {
 				t.Fatalf("recording %+v", res.Recording)
 			}
 		}},
+		{file: "heplify/rtp_rtcp_sip_ipv4_udp.pcap", check: func(t *testing.T, r *Recorder, res *Result) {
+			// Two-way G.711A with RTCP on port+1; the capture ends mid-call.
+			if res.RTCPPackets == 0 || res.Recording.Codec != "PCMA" || len(res.Flags) != 0 {
+				t.Fatalf("rtcp %d codec %q flags %v notes %v", res.RTCPPackets, res.Recording.Codec, res.Flags, res.Notes)
+			}
+			for _, s := range res.Recording.Streams {
+				if s.Lost != 0 || s.Duplicated != 0 {
+					t.Fatalf("stream %+v", s)
+				}
+			}
+			if d := res.Recording.DurationMs; d < 26000 || d > 26600 {
+				t.Fatalf("duration %d ms, want about 26.4 s", d)
+			}
+		}},
+		{file: "sipnab/rtp-protocol.pcap", check: func(t *testing.T, r *Recorder, res *Result) {
+			// G.711A with comfort noise (PT 13): CN is silence, not an unsupported codec.
+			if res.Recording.Codec != "PCMA" || len(res.Flags) != 0 || res.Recording.Ref == "" {
+				t.Fatalf("recording %+v flags %v notes %v", res.Recording, res.Flags, res.Notes)
+			}
+		}},
 		{file: "sipnab/codec-negotiation.pcap", check: func(t *testing.T, r *Recorder, res *Result) {
 			// The capture starts in PCMU and the re-INVITE moves to G.722.
 			if res.Recording.Codec != "PCMU,G722" || res.Recording.SampleRate != 8000 {
