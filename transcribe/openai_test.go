@@ -543,3 +543,35 @@ func FuzzVerboseJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestRunnerShutdownAndOffline(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	f := &fakeSTT{t: t}
+	f.reply = func(_ int, _ http.ResponseWriter, r *http.Request, _ *PCM) bool {
+		select {
+		case <-r.Context().Done():
+		case <-hold:
+		}
+		return true
+	}
+	r := NewRunner(newClient(t, f.start().URL, nil), Config{}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	updates := make(chan *reboundv1.CallRecord, 1)
+	wav := writeWAV(t, EncodeWAV(8000, burst(8000, 0.1, 0.5, 1)))
+	if got := r.Start(ctx, testRecord(), wav, func(u *reboundv1.CallRecord) { updates <- u }); got.Transcript.GetStatus() != reboundv1.Transcript_STATUS_PENDING {
+		t.Fatalf("%v", got.Transcript)
+	}
+	cancel() // agent shutdown
+	r.Wait()
+	if u := <-updates; u.Transcript.Status != reboundv1.Transcript_STATUS_FAILED || !strings.Contains(u.Transcript.Reason, "canceled") {
+		t.Fatalf("after shutdown: %v", u.Transcript)
+	}
+
+	// Offline: a nil update waits for the transcript.
+	ok := &fakeSTT{t: t}
+	r = NewRunner(newClient(t, ok.start().URL, nil), Config{}, nil)
+	if got := r.Start(context.Background(), testRecord(), wav, nil); got.Transcript.GetStatus() != reboundv1.Transcript_STATUS_DONE || len(got.Transcript.Segments) != 1 {
+		t.Fatalf("offline: %v", got.Transcript)
+	}
+}

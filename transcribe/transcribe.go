@@ -127,7 +127,8 @@ func (c Config) ValidateOutcomes() error {
 // update is never called. rec itself is not modified.
 //
 // Start blocks for at most Wait (0: not at all), so with a non-zero Wait
-// call it off the capture path.
+// call it off the capture path. A nil update makes Start wait for the
+// transcript however long it takes (offline tools).
 //
 // wavPath is the recording on local disk (rec.recording.ref as the recorder
 // wrote it). ctx cancels the background work (agent shutdown); the update
@@ -153,6 +154,11 @@ func (r *Runner) Start(ctx context.Context, rec *reboundv1.CallRecord, wavPath s
 		defer r.wg.Done()
 		done <- r.transcribe(ctx, wavPath)
 	}()
+	if update == nil {
+		// No one to send an update to (offline tools): wait for the transcript.
+		out.Transcript = <-done
+		return out
+	}
 	if r.wait > 0 {
 		t := time.NewTimer(r.wait)
 		defer t.Stop()
