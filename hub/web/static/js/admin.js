@@ -71,6 +71,7 @@ async function settingsCard(base, t) {
       note.className = 'msg ' + (note.textContent && !(k === 'acw_minutes' && v >= min && v <= max) ? 'error' : 'warn-text');
     });
     inputs[k] = i;
+    if (k === 'acw_minutes') note.textContent = acwWarning(Number(s[k]));
     return [h('label', { for: k }, label), i, note];
   });
   const text = (k, label, type = 'text') => {

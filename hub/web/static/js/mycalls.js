@@ -30,11 +30,12 @@ export async function start() {
     const myExt = (me.memberships || []).find((m) => m.tenantId === tenant)?.extension;
     let calls = r.items || [];
     if (only.checked && myExt) calls = calls.filter((c) => c.agent === myExt);
+    const note = only.checked && !myExt ? h('p', { class: 'muted' }, 'You have no extension in this account, so everyone\'s calls are shown.') : null;
     if (!calls.length) {
-      clear(list, h('p', { class: 'muted' }, 'No calls waiting for classification.'));
+      clear(list, note, h('p', { class: 'muted' }, 'No calls waiting for classification.'));
       return;
     }
-    clear(list, calls.map(card));
+    clear(list, note, calls.map(card));
     const b = $('#nav-acw');
     if (b) { b.hidden = false; b.textContent = String(calls.length); }
   }

@@ -165,7 +165,8 @@ export async function start(page) {
       [['-activity', 'Most recent activity'], ['activity', 'Oldest activity'], ['-age', 'Newest call'], ['age', 'Oldest call']]
         .map(([v, l]) => option(v, l, st.sort === v)));
     parts.push(field('Sort', sortSel, 'f-sort'));
-    if (!acc) parts.push(h('p', { class: 'hint' }, 'Tip: choose one account to filter by reason, agent, campaign or queue.'));
+    const needs = kind.filters.filter((f) => NEEDS_ACCOUNT.has(f));
+    if (!acc && needs.length) parts.push(h('p', { class: 'hint' }, `Tip: choose one account to filter by ${needs.join(', ').replace(/, ([^,]*)$/, ' or $1')}.`));
     clear(filterBox, parts);
   }
 
