@@ -9,6 +9,8 @@ type Seed struct {
 	TrackingNumbers []TrackingNumber
 	Reasons         []Reason
 	Settings        Settings
+	// Customers are already known to the business before the calls.
+	Customers []Customer
 	// Voices of the parties that are not users.
 	AnnouncementVoice Voice
 	GreetingVoice     Voice
@@ -35,6 +37,17 @@ type User struct {
 type TrackingNumber struct {
 	Number   string // E.164
 	Campaign string
+}
+
+// Customer is a known customer with one service location and, optionally,
+// an open job (the existing-job caller asks about it).
+type Customer struct {
+	Name     string
+	Phone    string // E.164
+	Address  string
+	Zone     string
+	OpenJob  string // external job id in the field-service system, or ""
+	JobNotes string
 }
 
 // Reason is an entry of the tenant's unbooked reason list.
@@ -79,7 +92,15 @@ func DemoSeed() Seed {
 			{Name: "Outside service area", IsLead: false},
 			{Name: "Wrong number or spam", IsLead: false},
 		},
-		Settings: Settings{SCLEnabled: true, ACWMinutes: 0, ColdDays: 3, BannerDays: 14, CallerIDOut: "+15125550100"},
+		// ACW of one minute: 0 would review each call the moment it ends,
+		// before a CSR could classify it; one minute is the shortest window
+		// in which the demo's CSRs classify and leads still appear quickly.
+		Settings: Settings{SCLEnabled: true, ACWMinutes: 1, ColdDays: 3, BannerDays: 14, CallerIDOut: "+15125550100"},
+		Customers: []Customer{
+			{Name: "Gloria Mendez", Phone: "+15125550117", Address: "2207 Willow Creek Dr, Austin TX 78744", Zone: "South",
+				OpenJob: "FSM-1042", JobNotes: "Sewer line camera inspection and hydro-jetting"},
+			{Name: "Derek Holloway", Phone: "+15125550112", Address: "88 Barton Hills Dr, Austin TX 78704", Zone: "Central"},
+		},
 
 		AnnouncementVoice: Voice{Name: "en-us+f4", Pitch: 50, Speed: 150},
 		GreetingVoice:     Voice{Name: "en-gb+f3", Pitch: 50, Speed: 150},
