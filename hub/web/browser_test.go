@@ -54,6 +54,9 @@ func TestBrowserWorkflow(t *testing.T) {
 		ana.t = t
 		ana.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#queue-table tbody tr[data-id="%s"] button`, h.leads["jane"]))))
 		ana.wait("lead details", `!document.querySelector('#flyout').hidden && document.querySelector('#flyout .summary') !== null`, 5*time.Second)
+		if bad := eval[[]string](ana, lowContrast); len(bad) > 0 {
+			t.Errorf("lead details below AA contrast: %v", bad)
+		}
 		text := eval[string](ana, `document.querySelector('#flyout').innerText`)
 		if os.Getenv("REBOUND_SCREENSHOTS") != "" {
 			ana.screenshot("lead-details")

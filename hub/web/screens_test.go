@@ -19,6 +19,27 @@ const unlabelled = `[...document.querySelectorAll('input, select, textarea')].fi
 	!(el.id && document.querySelector('label[for="' + el.id + '"]')) && !el.closest('label') &&
 	!el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')).map(el => el.outerHTML.slice(0, 80))`
 
+// lowContrast is a JS expression listing visible text whose colour against
+// its nearest opaque background is below WCAG AA (4.5:1, 3:1 for large text).
+const lowContrast = `(() => {
+	const rgb = (c) => { const m = c.match(/[\d.]+/g).map(Number); return { r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1 }; };
+	const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+	const bg = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.a >= 1) return c; } return { r: 255, g: 255, b: 255 }; };
+	const bad = [];
+	for (const el of document.querySelectorAll('body *')) {
+		if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+		const r = el.getBoundingClientRect();
+		if (!r.width || !r.height || el.closest('[hidden]')) continue;
+		const st = getComputedStyle(el);
+		if (st.visibility === 'hidden' || el.disabled || el.closest(':disabled')) continue;
+		const a = lum(rgb(st.color)), b = lum(bg(el));
+		const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+		const large = parseFloat(st.fontSize) >= 24 || (parseFloat(st.fontSize) >= 18.66 && Number(st.fontWeight) >= 700);
+		if (ratio < (large ? 3 : 4.5)) bad.push(el.tagName + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+	}
+	return bad;
+})()`
+
 // TestBrowserScreens covers the other screens in real Chromium: Abandoned
 // Calls, My Calls (ACW), Job Booking, Admin, and the narrow layout.
 func TestBrowserScreens(t *testing.T) {
@@ -31,6 +52,15 @@ func TestBrowserScreens(t *testing.T) {
 	if bad := eval[[]string](ana, unlabelled); len(bad) > 0 {
 		t.Errorf("queue controls without a label: %v", bad)
 	}
+	if bad := eval[[]string](ana, lowContrast); len(bad) > 0 {
+		t.Errorf("queue text below AA contrast: %v", bad)
+	}
+	// The check itself must catch a pale grey on white.
+	eval[bool](ana, `(() => { const p = document.createElement('p'); p.id = 'pale'; p.textContent = 'pale text'; p.style.color = '#bbbbbb'; p.style.background = '#ffffff'; document.querySelector('main').append(p); return true })()`)
+	if bad := eval[[]string](ana, lowContrast); len(bad) != 1 || !strings.Contains(bad[0], "pale text") {
+		t.Errorf("contrast check missed a 1.9:1 text: %v", bad)
+	}
+	eval[bool](ana, `(() => { document.querySelector('#pale').remove(); return true })()`)
 
 	t.Run("abandoned calls", func(t *testing.T) {
 		ana.t = t
@@ -48,6 +78,9 @@ func TestBrowserScreens(t *testing.T) {
 		id := eval[string](ana, `document.querySelector('#queue-table tbody tr[data-id]').dataset.id`)
 		ana.do(chromedp.Click(chromedp.CSS(`#queue-table tbody tr[data-id] button`)))
 		ana.wait("details", `!document.querySelector('#flyout').hidden && !!document.querySelector('#ab-status')`, 5*time.Second)
+		if bad := eval[[]string](ana, lowContrast); len(bad) > 0 {
+			t.Errorf("abandoned call details below AA contrast: %v", bad)
+		}
 		eval[bool](ana, `(() => { [...document.querySelectorAll('#flyout button')].find(b => b.textContent === 'Call back').click(); return true })()`)
 		ana.wait("Callback Attempted", rowStatus(id)+` === 'Callback Attempted'`, 5*time.Second)
 		eval[bool](ana, `(() => { const s = document.querySelector('#ab-status'); s.value = 'Follow-up Needed'; [...document.querySelectorAll('#flyout button')].find(b => b.textContent === 'Save status').click(); return true })()`)
@@ -112,6 +145,9 @@ func TestBrowserScreens(t *testing.T) {
 		root.wait("settings", `document.querySelector('#acw_minutes') && document.querySelector('#site-name') && document.querySelector('#reason-name')`, 10*time.Second)
 		if bad := eval[[]string](root, unlabelled); len(bad) > 0 {
 			t.Errorf("admin controls without a label: %v", bad)
+		}
+		if bad := eval[[]string](root, lowContrast); len(bad) > 0 {
+			t.Errorf("admin text below AA contrast: %v", bad)
 		}
 		if !eval[bool](root, `document.querySelector('#scl_enabled').checked`) {
 			t.Error("Enable Second Chance Leads is off after the seed turned it on")
