@@ -4,6 +4,24 @@
 // log. The pages hold no data of their own: their scripts call the JSON API
 // under /api/v1 with the browser's session cookie and CSRF header, so
 // everything the UI does the API does too.
+//
+// # Live events
+//
+// GET /events is a text/event-stream for the signed-in user (session cookie
+// or bearer token, checked through GET /api/v1/me). Every event has
+//
+//	id: <raft index>-<position>   (the same on every hub node)
+//	event: lead | abandoned | call | settings | reset
+//	data: {"kind":"lead.status","actor":"u_12_0","atMs":...,"id":"l_30_0",
+//	       "leadId":"l_30_0","callId":"c-1","status":"...","created":true}
+//
+// and is sent only to users of the event's tenant who hold its permission
+// (lead and call: scl.view; abandoned: abandoned.edit; settings: any member).
+// A reconnecting EventSource sends Last-Event-ID (or ?last=ID) and gets what it
+// missed from a bounded ring; when that is no longer possible it gets a
+// "reset" event and reloads. Data names what changed and never carries
+// secrets: screens refetch the rest through the API. A stream ends after
+// BrokerConfig.MaxAge so the session is checked again on reconnect.
 package web
 
 import (
