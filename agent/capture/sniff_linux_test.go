@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -68,7 +69,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 // TestSniffLoopbackSipp sniffs lo while two real sipp instances place three
-// calls over UDP and then three over TCP, and checks that every message is
+// calls over UDP, three over TCP and three over UDP on IPv6, and checks that every message is
 // seen exactly once and RTP-range datagrams pass the BPF filter while other
 // UDP does not.
 func TestSniffLoopbackSipp(t *testing.T) {
@@ -76,6 +77,7 @@ func TestSniffLoopbackSipp(t *testing.T) {
 	sipp := siptest.Peer(t, "sipp")
 	uasUDP, uacUDP := siptest.FreeUDPPort(t), siptest.FreeUDPPort(t)
 	uasTCP, uacTCP := siptest.FreeTCPPort(t), siptest.FreeTCPPort(t)
+	uasUDP6, uacUDP6 := siptest.FreeUDPPort(t), siptest.FreeUDPPort(t)
 	rtpPort := siptest.FreeUDPPort(t)
 	otherPort := siptest.FreeUDPPort(t)
 	if otherPort >= rtpPort-5 && otherPort <= rtpPort+5 {
@@ -83,7 +85,7 @@ func TestSniffLoopbackSipp(t *testing.T) {
 	}
 	c := &liveCollector{}
 	s := &Sniff{Interface: "lo", Config: Config{
-		SIPPorts: []uint16{uint16(uasUDP), uint16(uacUDP), uint16(uasTCP), uint16(uacTCP)},
+		SIPPorts: []uint16{uint16(uasUDP), uint16(uacUDP), uint16(uasTCP), uint16(uacTCP), uint16(uasUDP6), uint16(uacUDP6)},
 		RTPPorts: PortRange{Min: uint16(rtpPort - 5), Max: uint16(rtpPort + 5)},
 	}}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -116,20 +118,28 @@ func TestSniffLoopbackSipp(t *testing.T) {
 	_, _ = other.Write([]byte("not for us"))
 
 	for _, tc := range []struct {
-		transport, flag string
-		uas, uac        int
+		transport, flag, host string
+		uas, uac              int
 	}{
-		{"udp", "u1", uasUDP, uacUDP},
-		{"tcp", "t1", uasTCP, uacTCP},
+		{"udp", "u1", "127.0.0.1", uasUDP, uacUDP},
+		{"tcp", "t1", "127.0.0.1", uasTCP, uacTCP},
+		{"udp", "u1", "::1", uasUDP6, uacUDP6},
 	} {
 		before, _ := c.snapshot()
-		uas := exec.CommandContext(ctx, sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(tc.uas), "-t", tc.flag, "-m", "3", "-nostdin", "-timeout", "30s", "-timeout_error")
+		if portBound(tc.transport, tc.uas) {
+			t.Fatalf("%s port %d bound before sipp started", tc.transport, tc.uas)
+		}
+		uas := exec.CommandContext(ctx, sipp, "-sn", "uas", "-i", tc.host, "-p", strconv.Itoa(tc.uas), "-t", tc.flag, "-m", "3", "-nostdin", "-timeout", "30s", "-timeout_error")
 		var uasOut bytes.Buffer
 		uas.Stdout, uas.Stderr = &uasOut, &uasOut
 		if err := uas.Start(); err != nil {
 			t.Fatal(err)
 		}
-		uac := exec.CommandContext(ctx, sipp, "-sn", "uac", "127.0.0.1:"+strconv.Itoa(tc.uas), "-i", "127.0.0.1", "-p", strconv.Itoa(tc.uac), "-t", tc.flag, "-m", "3", "-r", "10", "-d", "100", "-nostdin", "-timeout", "30s", "-timeout_error")
+		// Start the UAC only once the UAS holds its port.
+		waitFor(t, "sipp uas to bind its port", 30*time.Second, func() bool {
+			return portBound(tc.transport, tc.uas)
+		})
+		uac := exec.CommandContext(ctx, sipp, "-sn", "uac", net.JoinHostPort(tc.host, strconv.Itoa(tc.uas)), "-i", tc.host, "-p", strconv.Itoa(tc.uac), "-t", tc.flag, "-m", "3", "-r", "10", "-d", "100", "-nostdin", "-timeout", "30s", "-timeout_error")
 		if out, err := uac.CombinedOutput(); err != nil {
 			t.Fatalf("sipp uac over %s: %v\n%s", tc.transport, err, out)
 		}
@@ -160,7 +170,7 @@ func TestSniffLoopbackSipp(t *testing.T) {
 			t.Errorf("%s: %d messages, %d distinct, want %d distinct each seen once", tc.transport, len(msgs), len(distinct), want)
 		}
 		invites := 0
-		uasAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(tc.uas))
+		uasAddr := netip.AddrPortFrom(netip.MustParseAddr(tc.host), uint16(tc.uas))
 		for raw := range distinct {
 			if strings.HasPrefix(raw, "INVITE ") {
 				invites++
@@ -245,4 +255,27 @@ func TestSniffKernelDrops(t *testing.T) {
 		t.Fatalf("no kernel drops counted after overflowing the ring: %+v", st)
 	}
 	t.Logf("stats after the burst: %+v", st)
+}
+
+// portBound reports whether some socket is bound to the UDP port, or
+// listening on the TCP port, per /proc/net (reading, unlike trying to bind
+// it, cannot race with the program starting up).
+func portBound(transport string, port int) bool {
+	suffix := fmt.Sprintf(":%04X ", port)
+	for _, file := range []string{"/proc/net/" + transport, "/proc/net/" + transport + "6"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 4 || !strings.HasSuffix(f[1]+" ", suffix) {
+				continue
+			}
+			if transport == "udp" || f[3] == "0A" { // 0A: TCP_LISTEN
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -376,7 +376,9 @@ func (t *tcpStreams) frameWS(s *tcpStream, b []byte) int {
 }
 
 // isWebSocketUpgrade reports whether a stream starts with an HTTP request
-// asking to upgrade to WebSocket.
+// asking to upgrade to WebSocket. The request has to be whole in the first
+// data segment seen, which it is in practice (a few hundred bytes); a
+// capture that starts after the upgrade misses that WebSocket connection.
 func isWebSocketUpgrade(b []byte) bool {
 	if !bytes.HasPrefix(b, []byte("GET ")) {
 		return false

@@ -199,3 +199,90 @@ func TestTCPHeldBytesBounded(t *testing.T) {
 		}
 	}
 }
+
+// wsFrame builds one WebSocket frame; masked frames are what clients send.
+func wsFrame(fin bool, op byte, payload []byte, mask []byte) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	f := []byte{b0}
+	var m byte
+	if mask != nil {
+		m = 0x80
+	}
+	switch n := len(payload); {
+	case n < 126:
+		f = append(f, m|byte(n))
+	case n < 1<<16:
+		f = append(f, m|126, byte(n>>8), byte(n))
+	default:
+		f = append(f, m|127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	if mask == nil {
+		return append(f, payload...)
+	}
+	f = append(f, mask...)
+	for i, c := range payload {
+		f = append(f, c^mask[i&3])
+	}
+	return f
+}
+
+// TestWebSocketStreams checks RFC 7118 framing: the HTTP upgrade in both
+// directions, masked client frames, a message fragmented over continuation
+// frames with a ping in between, and every byte split into its own segment.
+func TestWebSocketStreams(t *testing.T) {
+	client := netip.MustParseAddrPort("192.0.2.50:50123")
+	server := netip.MustParseAddrPort("192.0.2.20:8088")
+	invite := sipInvite("ws-1", 200)
+	ok := sipResponse("ws-1", 200, "OK")
+	mask := []byte{1, 2, 3, 4}
+	up := []byte("GET / HTTP/1.1\r\nHost: pbx\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: sip\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	request := len(up)
+	up = append(up, wsFrame(false, 1, invite[:100], mask)...)
+	up = append(up, wsFrame(true, 9, []byte("ping"), mask)...)
+	up = append(up, wsFrame(false, 0, invite[100:300], mask)...)
+	up = append(up, wsFrame(true, 0, invite[300:], mask)...)
+	down := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: sip\r\n\r\n")
+	down = append(down, wsFrame(true, 1, ok, nil)...)
+	down = append(down, wsFrame(true, 2, sipResponse("ws-1", 180, "Ringing"), nil)...)
+
+	for _, segSize := range []int{1, 13, 100000} {
+		c := &collector{}
+		var counters Counters
+		d := newDecoder(Config{}, &counters, c)
+		d.at = mustTime(t)
+		feed := func(src, dst netip.AddrPort, b []byte, upto int, seq *uint32, off *int) {
+			for *off < upto {
+				n := min(segSize, upto-*off)
+				d.streams.segment(src, dst, *seq, false, false, b[*off:*off+n])
+				*seq += uint32(n)
+				*off += n
+			}
+		}
+		var upSeq, downSeq uint32 = 1000, 5000
+		var upOff, downOff int
+		// The upgrade request comes in one segment (it is how streams
+		// are recognised as WebSocket), then the response, then the
+		// frames, cut into segments of segSize.
+		d.streams.segment(client, server, upSeq, false, false, up[:request])
+		upSeq += uint32(request)
+		upOff = request
+		feed(server, client, down, len(down), &downSeq, &downOff)
+		feed(client, server, up, len(up), &upSeq, &upOff)
+		if len(c.msgs) != 3 {
+			t.Fatalf("segments of %d: %d messages, want 3 (stats %+v)", segSize, len(c.msgs), counters.Snapshot())
+		}
+		want := map[string]bool{string(ok): true, string(sipResponse("ws-1", 180, "Ringing")): true, string(invite): true}
+		for _, m := range c.msgs {
+			if !want[string(m.Raw)] || m.Transport != "ws" {
+				t.Errorf("segments of %d: unexpected %s message %q", segSize, m.Transport, m.Raw[:min(30, len(m.Raw))])
+			}
+			delete(want, string(m.Raw))
+		}
+		if st := counters.Snapshot(); st.Malformed != 0 {
+			t.Errorf("segments of %d: %+v", segSize, st)
+		}
+	}
+}
