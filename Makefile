@@ -34,6 +34,10 @@ unit:
 soak:
 	$(GO) test -count=1 -timeout 60m -run 'Soak|Fault' $(PKGS)
 
+# model regenerates the labelled corpus and the shipped scoring weights (fixed seed).
+model:
+	$(GO) generate ./hub/scoring/
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
 
