@@ -181,6 +181,13 @@ func (e *Engine) forwardOf(fs []legFacts) *forward {
 	return best
 }
 
+func holdKind(ep dialog.MediaEndpoint) string {
+	if ep.Media.Addr.IsValid() && ep.Media.Addr.IsUnspecified() {
+		return "c=0.0.0.0"
+	}
+	return string(ep.Media.EffectiveDirection())
+}
+
 func forwardingDiversion(m sip.Message) *message.Diversion {
 	for _, d := range message.Diversions(m) {
 		if d.IsForwarding() {
@@ -375,6 +382,9 @@ func (e *Engine) classify(g *group) {
 			outcome = reboundv1.Outcome_OUTCOME_ABANDONED
 			ev(p.FinalAt, "abandon.487", p.CallID, "487 Request Terminated from %s before any agent 2xx", addrOf(p.FinalEvent.Src))
 		case queueAnswered:
+			if ep, ok := p.LastMedia(dialog.SideCallee); ok && ep.Media.OnHold() {
+				ev(p.Answered, "queue.hold", p.CallID, "%s answered with its media on hold (%s): queue or music on hold, not an agent", orUnknown(fs[0].target), holdKind(ep))
+			}
 			if p.Bye != nil && p.Bye.Side == dialog.SideCallee {
 				outcome = reboundv1.Outcome_OUTCOME_FAILED
 				ev(p.Bye.At, "failed.pbx_hangup", p.CallID, "BYE from %s (PBX side) after %s answered; no agent leg answered", addrOf(p.Bye.Src), orUnknown(fs[0].target))

@@ -425,15 +425,18 @@ func TestSippScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "queue answers, caller hangs up before any agent", transport: "u1",
+			name: "queue answers on hold, caller hangs up before any agent", transport: "u1",
 			legs: []sippLeg{
-				{uac: "uac_answer_bye.xml", uas: "uas_answer.xml", keys: map[string]string{"cid": "q-1", "to_user": "600"}},
+				{uac: "uac_answer_bye.xml", uas: "uas_answer_hold.xml", keys: map[string]string{"cid": "q-1", "to_user": "600"}},
 				{uac: "uac_cancel.xml", uas: "uas_ring_cancel.xml", after: 700 * time.Millisecond, keys: map[string]string{"cid": "q-1", "to_user": "201"}},
 			},
 			cfg: calls.Config{Direction: &calls.Direction{Queues: []string{`^6\d\d$`}, InboundNumbers: []string{`^600$`}}},
 			check: func(t *testing.T, recs []*reboundv1.CallRecord) {
 				r := only(t, recs)
 				wantOutcome(t, r, reboundv1.Outcome_OUTCOME_ABANDONED, "after queue/IVR 600 answered; no agent leg answered")
+				if !hasEvidence(r, "answered with its media on hold (sendonly)") {
+					t.Errorf("queue hold not in evidence: %v", texts(r))
+				}
 				if len(r.Legs) != 2 || r.Legs[1].CorrelatedBy != "header:X-CID" || r.Queue != "600" || r.HungUpBy != reboundv1.Party_PARTY_CALLER {
 					t.Errorf("legs %v queue %q hung up by %v", r.Legs, r.Queue, r.HungUpBy)
 				}
