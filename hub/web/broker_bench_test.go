@@ -70,3 +70,49 @@ func BenchmarkBrokerFanOut500(b *testing.B) {
 	srv.CloseClientConnections()
 	wg.Wait()
 }
+
+// BenchmarkBrokerFanOut500InMemory is the baseline for BenchmarkBrokerFanOut500:
+// the same fan-out to 500 subscribers' channels without HTTP, sockets or
+// SSE parsing, so the difference is the cost of the wire.
+func BenchmarkBrokerFanOut500InMemory(b *testing.B) {
+	const clients = 500
+	br := NewBroker(BrokerConfig{}, nil)
+	v := Viewer{Tenants: map[string]map[string]bool{"a": {"scl.view": true}}}
+	arrivals := make(chan time.Time, clients*4)
+	var wg sync.WaitGroup
+	var subs []*subscriber
+	for range clients {
+		s, _, _ := br.subscribe(v, false, 0, 0)
+		subs = append(subs, s)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-s.ch:
+					arrivals <- time.Now()
+				case <-s.dropped:
+					return
+				}
+			}
+		}()
+	}
+	data := []byte(`{"kind":"lead.status","leadId":"L-000123","status":"Lead - call back attempted"}`)
+	lat := make([]float64, 0, b.N*clients)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		br.Publish(Event{Index: uint64(i + 1), Tenant: "a", Perm: "scl.view", Type: "lead", Data: data})
+		for range clients {
+			lat = append(lat, float64((<-arrivals).Sub(start).Microseconds())/1000)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(lat[len(lat)*99/100], "p99-ms")
+	b.ReportMetric(lat[len(lat)/2], "p50-ms")
+	for _, s := range subs {
+		br.unsubscribe(s)
+	}
+	wg.Wait()
+}
