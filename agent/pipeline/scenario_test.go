@@ -415,6 +415,20 @@ func TestSippScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "caller cancels while the PBX rings an agent", transport: "u1",
+			legs: []sippLeg{
+				{uac: "uac_cancel.xml", uas: "uas_ring_cancel.xml", keys: map[string]string{"cid": "c-1"}},
+				{uac: "uac_cancel.xml", uas: "uas_ring_cancel.xml", after: 300 * time.Millisecond, keys: map[string]string{"cid": "c-1", "to_user": "204"}},
+			},
+			check: func(t *testing.T, recs []*reboundv1.CallRecord) {
+				r := only(t, recs)
+				wantOutcome(t, r, reboundv1.Outcome_OUTCOME_ABANDONED, "CANCEL from caller 127.0.0.1 before any agent 2xx")
+				if len(r.Legs) != 2 || r.Legs[1].AgentExtension != "204" || r.AgentExtension != "" {
+					t.Errorf("legs %v agent %q", r.Legs, r.AgentExtension)
+				}
+			},
+		},
+		{
 			name: "short abandon dropped", transport: "u1",
 			legs: []sippLeg{{uac: "uac_cancel.xml", uas: "uas_ring_cancel.xml"}},
 			cfg:  calls.Config{Outcomes: &calls.Outcomes{ShortAbandonSeconds: 30}},
