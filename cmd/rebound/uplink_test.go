@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -60,7 +61,7 @@ func startHub(t *testing.T, h *testHub) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Node.OnApplied(func(_ uint64, cmds []*reboundv1.Command, outs []*reboundv1.CommandOutcome) {
+	srv.Node.OnApplied(func(idx uint64, cmds []*reboundv1.Command, outs []*reboundv1.CommandOutcome) {
 		for i, c := range cmds {
 			if c.GetType() != state.CmdCallIngest || outs[i].GetError() != "" {
 				continue
@@ -74,10 +75,16 @@ func startHub(t *testing.T, h *testHub) {
 				_ = protoUnmarshal(c.GetBody(), &rec)
 				h.mu.Lock()
 				h.firsts[rec.GetRecordId()]++
+				if os.Getenv("UPLINK_DEBUG") != "" {
+					fmt.Fprintf(os.Stderr, "node %s index %d cmd %d first %s\n", h.cfg.NodeID, idx, i, rec.GetRecordId())
+				}
 				h.mu.Unlock()
 			}
 		}
 	})
+	if os.Getenv("UPLINK_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "hub started, applied %d\n", srv.Node.AppliedIndex())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.srv, h.cancel, h.done = srv, cancel, make(chan error, 1)
 	go func() { h.done <- srv.Run(ctx) }()

@@ -328,8 +328,11 @@ func IngestCommand(site Site, r *reboundv1.CallRecord) (*reboundv1.Command, erro
 	if err != nil {
 		return nil, err
 	}
+	// No request id: call.ingest is idempotent by record id in the state
+	// itself, and a resend should report "duplicate", not replay the first
+	// outcome.
 	return &reboundv1.Command{Version: 1, Type: CmdIngest, Actor: "agent:" + site.ID, TenantId: site.TenantID,
-		Body: body, RequestId: "rec:" + r.GetRecordId()}, nil
+		Body: body}, nil
 }
 
 func (s *Server) attach(ss *session) {
