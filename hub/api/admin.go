@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/reboundhq/rebound/hub/state"
@@ -140,6 +141,10 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &b); err != nil {
 		return err
 	}
+	name := strings.ToLower(strings.TrimSpace(b.Username))
+	if !a.loginAllowed(name, a.cfg.Clock()) {
+		return &apiError{429, "too_many_attempts", "too many failed sign-ins for this user; wait a few minutes", ""}
+	}
 	var u *state.User
 	if err := a.view(r.Context(), func(tx *bbolt.Tx) error {
 		var ok bool
@@ -157,9 +162,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		hash = []byte(u.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(b.Password)) != nil || u == nil || u.Disabled {
-		a.log.Info("login failed", "username", b.Username)
+		a.log.Info("login failed", "username", name)
+		a.loginFailed(name, a.cfg.Clock())
 		return &apiError{401, "unauthenticated", "wrong username or password", ""}
 	}
+	a.loginOK(name)
 	token, csrf := randomToken(32), randomToken(24)
 	now := a.cfg.Clock()
 	if err := a.apply(r.Context(), &reqCtx{user: u}, state.CmdSessionCreate, "", state.SessionBody{

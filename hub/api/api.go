@@ -69,6 +69,55 @@ type API struct {
 
 	dialMu sync.Mutex
 	dials  map[string]pendingDial
+
+	loginMu  sync.Mutex
+	failures map[string]loginFailures
+}
+
+// loginFailures throttles password guessing per username on this node.
+type loginFailures struct {
+	count int
+	last  time.Time
+	until time.Time
+}
+
+// loginAllowed reports whether name may try a password now.
+func (a *API) loginAllowed(name string, now time.Time) bool {
+	a.loginMu.Lock()
+	defer a.loginMu.Unlock()
+	f, ok := a.failures[name]
+	return !ok || !now.Before(f.until)
+}
+
+// loginFailed records a failure: from the fifth in a row, each locks the name out for a
+// doubling time (1 min, 2 min, ... at most 15 min).
+func (a *API) loginFailed(name string, now time.Time) {
+	a.loginMu.Lock()
+	defer a.loginMu.Unlock()
+	if len(a.failures) > 10_000 {
+		for k, f := range a.failures {
+			if now.Sub(f.last) > time.Hour {
+				delete(a.failures, k)
+			}
+		}
+	}
+	f := a.failures[name]
+	if now.Sub(f.last) > time.Hour {
+		f = loginFailures{}
+	}
+	f.count++
+	f.last = now
+	if f.count >= 5 {
+		d := time.Minute << min(f.count-5, 4)
+		f.until = now.Add(min(d, 15*time.Minute))
+	}
+	a.failures[name] = f
+}
+
+func (a *API) loginOK(name string) {
+	a.loginMu.Lock()
+	delete(a.failures, name)
+	a.loginMu.Unlock()
 }
 
 // Route is one registered route; Routes() lets tests and docs check coverage.
@@ -94,7 +143,7 @@ func New(cfg Config) *API {
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
-	a := &API{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), dials: map[string]pendingDial{}}
+	a := &API{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), dials: map[string]pendingDial{}, failures: map[string]loginFailures{}}
 	// A hash to compare against when the user does not exist, so a login's timing does
 	// not tell whether a username exists.
 	a.dummy, _ = bcrypt.GenerateFromPassword([]byte("no such user"), cfg.BcryptCost)

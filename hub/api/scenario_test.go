@@ -506,6 +506,14 @@ func TestSessionCSRFAndLogout(t *testing.T) {
 	w.e.login(t, "ana", "ana-new-password")
 	c.must(t, "POST", "/api/v1/auth/logout", nil, 204, nil)
 	c.fails(t, "GET", "/api/v1/me", nil, 401, "unauthenticated", "")
+	// Password guessing is throttled per user name: the fifth failure locks it out, even
+	// for the right password, until the lock passes.
+	for i := 0; i < 5; i++ {
+		bad.fails(t, "POST", "/api/v1/auth/login", map[string]string{"username": "vic", "password": "guess"}, 401, "unauthenticated", "")
+	}
+	bad.fails(t, "POST", "/api/v1/auth/login", map[string]string{"username": "VIC", "password": "vic-password"}, 429, "too_many_attempts", "")
+	w.e.clk.Advance(61 * time.Second)
+	w.e.login(t, "vic", "vic-password")
 	// Sessions expire by the hub clock.
 	d := w.e.login(t, "ben", "ben-password")
 	w.e.clk.Advance(13 * time.Hour)
