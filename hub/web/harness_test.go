@@ -398,3 +398,14 @@ func (h *testHub) flagCall(t testing.TB, id, caller, summary string) string {
 	}
 	return rr.LeadID
 }
+
+// abandon ingests an Acme call whose caller hung up in the queue.
+func (h *testHub) abandon(t testing.TB, id, caller string) {
+	t.Helper()
+	end := time.Now().UTC().Add(-10 * time.Second)
+	rec := &reboundv1.CallRecord{RecordId: id + "-r1", CallId: id, Revision: 1, Direction: reboundv1.Direction_DIRECTION_INBOUND,
+		CallerNumber: caller, DialledNumber: "+15125550111", StartedAt: timestamppb.New(end.Add(-40 * time.Second)),
+		EndedAt: timestamppb.New(end), Outcome: reboundv1.Outcome_OUTCOME_ABANDONED, WaitMs: 40_000, Queue: "Service"}
+	raw, _ := proto.Marshal(rec)
+	h.apply(t, state.CmdCallIngest, "", raw, nil)
+}

@@ -203,6 +203,23 @@ func TestBrowserScreens(t *testing.T) {
 		}
 	})
 
+	t.Run("notification preferences", func(t *testing.T) {
+		ana.t = t
+		ana.do(chromedp.EmulateViewport(1280, 720), chromedp.Navigate(h.URL+"/account"))
+		ana.wait("preferences", `!!document.querySelector('#notify-newAbandoned')`, 10*time.Second)
+		if bad := eval[[]string](ana, unlabelled); len(bad) > 0 {
+			t.Errorf("account controls without a label: %v", bad)
+		}
+		ana.do(chromedp.Click(chromedp.CSS("#notify-newAbandoned")))
+		ana.do(chromedp.Navigate(h.URL + "/abandoned"))
+		ana.wait("live", `document.body.dataset.live === 'on' && document.querySelectorAll('#queue-table tbody tr[data-id]').length === 2`, 10*time.Second)
+		h.abandon(t, "ab-late", "+15125550109")
+		ana.wait("the new abandoned call, live", `document.querySelectorAll('#queue-table tbody tr[data-id]').length === 3`, 10*time.Second)
+		if n := eval[int](ana, `document.querySelectorAll('#toasts .toast').length`); n != 0 {
+			t.Fatalf("%d toasts although new abandoned call alerts are off", n)
+		}
+	})
+
 	t.Run("sign out", func(t *testing.T) {
 		ana.t = t
 		ana.do(chromedp.Click(chromedp.CSS("#signout")))

@@ -1,6 +1,7 @@
 // My Account: who am I, my roles, password change, notification channels.
 import * as api from './api.js';
 import { h, $, clear } from './dom.js';
+import { NOTIFY_KINDS, notifyPrefs, setNotifyPrefs } from './live.js';
 
 export async function start() {
   const me = api.current();
@@ -41,8 +42,19 @@ export async function start() {
       clear(msg, h('span', { class: 'error' }, x.status === 401 || x.status === 403 ? 'The current password is wrong.' : x.message));
     }
   });
+  const prefs = notifyPrefs();
+  const nmsg = h('p', { 'aria-live': 'polite', class: 'muted' });
+  const notify = h('fieldset', { class: 'card', id: 'notify-prefs' }, h('legend', {}, 'In-app notifications'),
+    NOTIFY_KINDS.map(([k, label]) => h('div', { class: 'switch' },
+      h('input', { type: 'checkbox', id: 'notify-' + k, checked: prefs[k], onchange: (e) => {
+        prefs[k] = e.target.checked;
+        setNotifyPrefs(prefs);
+        nmsg.textContent = 'Saved for this browser.';
+      } }), h('label', { for: 'notify-' + k }, label))),
+    h('p', { class: 'muted' }, 'Toasts and the Alerts badge follow these choices in this browser. Email and SMS delivery depend on your account\'s notification policy, set by an admin.'),
+    nmsg);
   clear(root,
     h('div', { class: 'card' }, h('h2', {}, me.user?.displayName || me.user?.username),
       h('ul', {}, (me.memberships || []).map((m) => h('li', {}, `${m.tenantName}: ${m.role}`)))),
-    form);
+    notify, form);
 }

@@ -57,10 +57,31 @@ function setupBell() {
   });
 }
 
+const PREFS_KEY = 'rebound.notify';
+
+// Per-user in-app notification choices, kept in this browser.
+export const NOTIFY_KINDS = [
+  ['newLead', 'New Second Chance Leads'],
+  ['newAbandoned', 'New abandoned calls'],
+  ['leadChanged', 'Lead status changes by others'],
+];
+
+export function notifyPrefs() {
+  let p = {};
+  try { p = JSON.parse(localStorage.getItem(PREFS_KEY) || '{}'); } catch { p = {}; }
+  return Object.fromEntries(NOTIFY_KINDS.map(([k]) => [k, p[k] !== false]));
+}
+
+export function setNotifyPrefs(p) { localStorage.setItem(PREFS_KEY, JSON.stringify(p)); }
+
 // describe turns an event into a notification line, or null for quiet ones.
 function describe(type, d, me) {
   const mine = d.actor && me && (d.actor === me || d.actor === 'user:' + me);
   if (mine) return null; // the user's own changes need no toast
+  const prefs = notifyPrefs();
+  if (type === 'lead' && d.created && !prefs.newLead) return null;
+  if (type === 'lead' && !d.created && !prefs.leadChanged) return null;
+  if (type === 'abandoned' && !prefs.newAbandoned) return null;
   if (type === 'lead' && d.created) return ['New Second Chance Lead' + (d.customer ? `: ${d.customer}` : ''), '/scl' + (d.leadId ? `?lead=${encodeURIComponent(d.leadId)}` : '')];
   if (type === 'lead' && d.status) return [`Lead ${d.status === 'New' ? 'reopened' : 'changed'}: ${d.status}`, null];
   if (type === 'abandoned' && d.created) return ['New abandoned call' + (d.phone ? ` from ${d.phone}` : ''), '/abandoned'];
