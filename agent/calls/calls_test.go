@@ -292,3 +292,49 @@ func hasFlag(r *reboundv1.CallRecord, f reboundv1.HealthFlag) bool {
 	}
 	return false
 }
+
+func notify(callID, mailbox string) string {
+	body := "Messages-Waiting: yes\r\nMessage-Account: sip:" + mailbox + "@pbx\r\nVoice-Message: 1/0\r\n"
+	return "NOTIFY sip:" + mailbox + "@10.0.0.31 SIP/2.0\nVia: SIP/2.0/UDP x;branch=z9hG4bKn" + callID + "\nFrom: <sip:vm@pbx>;tag=v" + callID +
+		"\nTo: <sip:" + mailbox + "@pbx>\nCall-ID: " + callID + "\nCSeq: 1 NOTIFY\nEvent: message-summary\nContent-Type: application/simple-message-summary\nContent-Length: " +
+		itoa(len(body)) + "\n\n" + strings.ReplaceAll(body, "\r\n", "\n")
+}
+
+// TestVoicemailOnTheCallersLeg: a queue abandon becomes a voicemail only
+// with a message-summary NOTIFY for the extension that rang, after the
+// PBX answered; a NOTIFY for someone else changes nothing.
+func TestVoicemailOnTheCallersLeg(t *testing.T) {
+	for _, tc := range []struct {
+		name, mailbox string
+		at            int
+		want          reboundv1.Outcome
+	}{
+		{"notify for the extension that rang", "201", 9000, reboundv1.Outcome_OUTCOME_VOICEMAIL},
+		{"notify for another mailbox", "305", 9000, reboundv1.Outcome_OUTCOME_ABANDONED},
+		{"notify before the PBX answered", "201", 1000, reboundv1.Outcome_OUTCOME_ABANDONED},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{})
+			h.send(0, trunk, pbx, invite("A1", "5551230000", "5550100", "a", ""))
+			h.send(100, pbx, phone, invite("B1", "5551230000", "201", "b", "X-CID: A1\n"))
+			if tc.at < 2000 {
+				h.send(tc.at, "10.0.0.9:5060", phone, notify("N1", tc.mailbox))
+			}
+			h.send(2000, "10.0.0.31:5060", pbx, response(486, "B1", "5551230000", "201", "b", "pb", "INVITE"))
+			h.send(2100, pbx, trunk, response(200, "A1", "5551230000", "5550100", "a", "pa", "INVITE"))
+			h.send(8000, trunk, pbx, bye("A1", "5551230000", "5550100", "a", "pa"))
+			if tc.at >= 2000 {
+				h.send(tc.at, "10.0.0.9:5060", phone, notify("N1", tc.mailbox))
+			}
+			recs := h.flush(60000)
+			if len(recs) != 1 {
+				t.Fatalf("records %d", len(recs))
+			}
+			if r := recs[0]; r.Outcome != tc.want {
+				t.Errorf("outcome %v, want %v: %v", r.Outcome, tc.want, r.Evidence)
+			} else if tc.want == reboundv1.Outcome_OUTCOME_VOICEMAIL && r.VoicemailBox != "201" {
+				t.Errorf("box %q", r.VoicemailBox)
+			}
+		})
+	}
+}
