@@ -1,9 +1,26 @@
 // Package capture owns the packet sources of the site agent: pcap and pcapng
-// files, live AF_PACKET sniffing with a BPF filter, and HEP v3 listeners. It
-// decodes what they carry (Ethernet, Linux cooked SLL/SLL2, raw IP, loopback,
-// VLAN tags, GRE/TEB and ERSPAN tunnels, IPv4/IPv6 fragments, TCP streams)
-// into complete SIP messages and other UDP datagrams, and hands them to a
-// Handler supplied by the consumer.
+// files (Pcap), live AF_PACKET sniffing with a kernel BPF filter (Sniff), and
+// HEP v3 listeners over UDP and TCP (HEP). It decodes what they carry into
+// complete SIP messages and other UDP datagrams, and hands them to a Handler
+// that the consumer supplies.
+//
+// Decoded on the way:
+//   - link types Ethernet, Linux cooked SLL and SLL2, raw IPv4/IPv6,
+//     BSD loopback (null and loop), and PPPoE sessions;
+//   - 802.1Q VLAN tags, stacked (QinQ, 0x88a8 and 0x9100);
+//   - GRE with IP inside, transparent Ethernet bridging (0x6558) and
+//     ERSPAN types I, II and III (remote mirror ports), IP-in-IP;
+//   - IPv4 fragments (gopacket's ip4defrag) and IPv6 fragments (our own
+//     bounded reassembly, RFC 8200 and RFC 5722 rules), with timeouts;
+//   - SIP over UDP, found by the configured ports and by its start line on
+//     any port; SIP over TCP, reassembled per direction, framed by
+//     Content-Length, several messages per segment or one message over
+//     many, resynchronised at the next start line after a gap; SIP over
+//     WebSocket (RFC 7118) after an HTTP upgrade seen in the capture.
+//
+// Every source exposes Counters (a Stats snapshot, or Prometheus collectors
+// on a caller's registry). The RTP path allocates nothing: a Datagram's
+// payload aliases the capture buffer and is valid only during the call.
 //
 // SIP over TLS cannot be sniffed: use SIPREC or HEP for encrypted trunks.
 package capture

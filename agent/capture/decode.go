@@ -36,7 +36,6 @@ type decoder struct {
 
 	eth    layers.Ethernet
 	dot1q  layers.Dot1Q
-	sll2   layers.LinuxSLL2
 	ip4    layers.IPv4
 	ip6    layers.IPv6
 	udp    layers.UDP
@@ -101,11 +100,12 @@ func (d *decoder) link(lt layers.LinkType, data []byte, depth int) {
 		}
 		d.etherType(layers.EthernetType(binary.BigEndian.Uint16(data[14:16])), data[16:], depth)
 	case layers.LinkTypeLinuxSLL2:
-		if err := d.sll2.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
+		// SLL2: the protocol comes first, the header is 20 bytes.
+		if len(data) < 20 {
 			d.c.malformed.Add(1)
 			return
 		}
-		d.etherType(d.sll2.ProtocolType, d.sll2.Payload, depth)
+		d.etherType(layers.EthernetType(binary.BigEndian.Uint16(data[0:2])), data[20:], depth)
 	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, linkTypeRawBSD1, linkTypeRawBSD2:
 		d.rawIP(data, depth)
 	case layers.LinkTypeNull, layers.LinkTypeLoop:
