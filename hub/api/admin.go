@@ -24,6 +24,8 @@ func (a *API) register() {
 	a.handle("POST", "/api/v1/auth/logout", a.logout)
 	a.handle("GET", "/api/v1/me", a.me)
 	a.handle("PUT", "/api/v1/me/password", a.changePassword)
+	a.handle("GET", "/api/v1/me/notifications", a.getNotify)
+	a.handle("PUT", "/api/v1/me/notifications", a.putNotify)
 	a.handle("GET", "/api/v1/permissions", a.permissions)
 	a.handle("GET", "/api/v1/tokens", a.listTokens)
 	a.handle("POST", "/api/v1/tokens", a.createToken)
@@ -228,6 +230,31 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type notifyView struct {
+	InApp bool   `json:"inApp"`
+	Email string `json:"email"`
+	SMS   string `json:"sms"`
+}
+
+func (a *API) getNotify(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	n := rc.user.Notify
+	writeJSON(w, 200, notifyView{InApp: !n.InAppOff, Email: n.Email, SMS: n.SMS})
+	return nil
+}
+
+func (a *API) putNotify(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var b notifyView
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	var n state.NotifyPrefs
+	if err := a.apply(r.Context(), rc, state.CmdUserNotify, "", state.NotifyPrefs{InAppOff: !b.InApp, Email: b.Email, SMS: b.SMS}, &n); err != nil {
+		return err
+	}
+	writeJSON(w, 200, notifyView{InApp: !n.InAppOff, Email: n.Email, SMS: n.SMS})
 	return nil
 }
 

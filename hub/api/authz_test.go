@@ -142,6 +142,8 @@ var authzTable = map[string]authzCase{
 	"POST /api/v1/auth/logout":                                  {perms: nil},
 	"GET /api/v1/me":                                            {perms: nil},
 	"PUT /api/v1/me/password":                                   {perms: nil, body: map[string]string{"current": "x", "new": "whatever long"}},
+	"GET /api/v1/me/notifications":                              {perms: nil},
+	"PUT /api/v1/me/notifications":                              {perms: nil, body: map[string]any{"inApp": true, "email": "a@example.com"}},
 	"GET /api/v1/permissions":                                   {perms: nil},
 	"GET /api/v1/tokens":                                        {perms: nil},
 	"POST /api/v1/tokens":                                       {perms: nil, body: map[string]string{"name": "x"}},

@@ -642,3 +642,22 @@ func TestUnbookedAbandonedReport(t *testing.T) {
 		t.Fatalf("csv %d:\n%s", code, body)
 	}
 }
+
+func TestNotificationPreferences(t *testing.T) {
+	w := newWorld(t)
+	var n notifyView
+	w.ana.must(t, "GET", "/api/v1/me/notifications", nil, 200, &n)
+	if !n.InApp || n.Email != "" || n.SMS != "" {
+		t.Fatalf("defaults: %+v", n)
+	}
+	w.ana.fails(t, "PUT", "/api/v1/me/notifications", map[string]any{"inApp": true, "email": "not an address"}, 400, "invalid", "email")
+	w.ana.fails(t, "PUT", "/api/v1/me/notifications", map[string]any{"inApp": true, "sms": "12"}, 400, "invalid", "sms")
+	w.ana.must(t, "PUT", "/api/v1/me/notifications", map[string]any{"inApp": false, "email": "ana@example.com", "sms": "+1 (512) 555-0101"}, 200, &n)
+	if n.InApp || n.Email != "ana@example.com" || n.SMS != "5125550101" {
+		t.Fatalf("saved: %+v", n)
+	}
+	w.ana.must(t, "GET", "/api/v1/me/notifications", nil, 200, &n)
+	if n.InApp || n.SMS != "5125550101" {
+		t.Fatalf("read back: %+v", n)
+	}
+}

@@ -85,6 +85,7 @@ type Config struct {
 	Leader   Leader
 	Reviewer Reviewer // nil: the classification rules (Rules)
 	Trainer  Trainer  // optional
+	Notifier Notifier // optional: email and SMS about new leads
 	Clock    func() time.Time
 	Logger   *slog.Logger
 	// Ticks drives the loop; nil uses a time.Ticker of Interval (default 250 ms).
@@ -217,11 +218,18 @@ func (s *Scheduler) ReviewDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("commit reviews: %w", err)
 	}
+	var leads []string
 	for i, o := range outs {
 		if e := state.OutcomeError(o); e != nil {
 			s.log.Warn("review rejected", "call", due[i].in.CallID, "err", e)
+			continue
+		}
+		var rr state.ReviewResult
+		if json.Unmarshal(o.GetResult(), &rr) == nil && rr.LeadID != "" && !rr.Already {
+			leads = append(leads, rr.LeadID)
 		}
 	}
+	s.notifyLeads(ctx, leads)
 	return len(cmds), nil
 }
 

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -270,4 +273,80 @@ func percentileMs(d []time.Duration, p float64) int64 {
 		}
 	}
 	return s[int(float64(len(s)-1)*p)].Milliseconds()
+}
+
+// TestNotifyNewLeads checks the fan-out: users who may see the lead get email and SMS on
+// the channels they chose, through the webhook's wire contract; a tenant with
+// notification_policy in_app_only sends none; every delivery lands on the lead's audit.
+func TestNotifyNewLeads(t *testing.T) {
+	var mu sync.Mutex
+	var got []Notification
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n Notification
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Authorization") != "Bearer hook-token" {
+			http.Error(w, "bad request shape", http.StatusBadRequest)
+			return
+		}
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil || n.To == "" || n.Text == "" || (n.Channel != "email" && n.Channel != "sms") {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		if n.To == "+15550000000" || n.To == "5550000000" {
+			http.Error(w, "unroutable number", http.StatusUnprocessableEntity)
+			return
+		}
+		mu.Lock()
+		got = append(got, n)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	f := newFixture(t, nil, 0)
+	mk := func(name, role string, prefs state.NotifyPrefs) {
+		var u state.User
+		f.apply(t, state.CmdUserCreate, f.tenant, state.UserBody{Username: name, PasswordHash: "x", Role: role}, &u)
+		b, _ := json.Marshal(prefs)
+		outs, err := f.store.Apply(context.Background(), &reboundv1.Command{Type: state.CmdUserNotify, Actor: u.ID, Body: b})
+		if err != nil || state.OutcomeError(outs[0]) != nil {
+			t.Fatalf("prefs: %v %v", err, outs)
+		}
+	}
+	f.apply(t, state.CmdRolePut, f.tenant, state.RoleBody{Name: "Nobody"}, nil)
+	mk("ana", "CSR", state.NotifyPrefs{Email: "ana@example.com", SMS: "+1 512 555 0101"})
+	mk("vic", "Viewer", state.NotifyPrefs{Email: "vic@example.com"})
+	mk("pam", "Nobody", state.NotifyPrefs{Email: "pam@example.com"})
+	mk("bad", "CSR", state.NotifyPrefs{SMS: "+1 555 000 0000"})
+	s := New(Config{Store: f.store, Clock: f.clock, Notifier: Webhook{URL: srv.URL, Token: "hook-token"}})
+	f.call(t, "c1", f.now)
+	f.now = f.now.Add(time.Second)
+	if n, err := s.ReviewDue(context.Background()); n != 1 || err != nil {
+		t.Fatalf("reviewed %d %v", n, err)
+	}
+	var to []string
+	for _, n := range got {
+		to = append(to, n.Channel+":"+n.To)
+	}
+	sort.Strings(to)
+	if strings.Join(to, " ") != "email:ana@example.com email:vic@example.com sms:5125550101" {
+		t.Fatalf("delivered %v", to)
+	}
+	var audit []state.AuditEntry
+	_ = f.store.View(context.Background(), false, func(tx *bbolt.Tx) error {
+		c, _, _ := state.GetCall(tx, "c1")
+		audit, _ = state.Audit(tx, c.LeadID, 0)
+		return nil
+	})
+	last := audit[len(audit)-1]
+	if last.Action != "lead.notified" || !strings.Contains(last.Detail, "failed (notify webhook: 422") || strings.Count(last.Detail, ": sent") != 3 {
+		t.Fatalf("audit %+v", last)
+	}
+	// In-app only: nothing leaves the hub.
+	policy := "in_app_only"
+	f.apply(t, state.CmdSettingsUpdate, f.tenant, state.SettingsPatch{NotificationPolicy: &policy}, nil)
+	got = nil
+	f.call(t, "c2", f.now)
+	f.now = f.now.Add(time.Second)
+	if n, _ := s.ReviewDue(context.Background()); n != 1 || len(got) != 0 {
+		t.Fatalf("in_app_only sent %d notifications", len(got))
+	}
 }

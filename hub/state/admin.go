@@ -14,6 +14,8 @@ const (
 	CmdRolePut         = "role.put"
 	CmdUserCreate      = "user.create"
 	CmdUserUpdate      = "user.update"
+	CmdUserNotify      = "user.notify"
+	CmdLeadNotified    = "lead.notified"
 	CmdSessionCreate   = "session.create"
 	CmdSessionDelete   = "session.delete"
 	CmdTokenCreate     = "token.create"
@@ -63,6 +65,10 @@ func (a *applier) run() (any, error) {
 		return a.userCreate()
 	case CmdUserUpdate:
 		return a.userUpdate()
+	case CmdUserNotify:
+		return a.userNotify()
+	case CmdLeadNotified:
+		return a.leadNotified()
 	case CmdSessionCreate:
 		return a.sessionCreate()
 	case CmdSessionDelete:
@@ -891,4 +897,77 @@ func (a *applier) modelSet() (any, error) {
 		return nil, err
 	}
 	return map[string]int{"bytes": len(body)}, a.audit(a.cmd.GetTenantId(), "scoring.model.set", fmt.Sprintf("%d bytes", len(body)))
+}
+
+// userNotify sets the actor's own notification channels.
+func (a *applier) userNotify() (any, error) {
+	var b NotifyPrefs
+	if err := a.body(&b); err != nil {
+		return nil, err
+	}
+	var u User
+	ok, err := getJSON(a.tx, bUsers, []byte(a.cmd.GetActor()), &u)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, notFound("user")
+	}
+	b.Email = strings.TrimSpace(b.Email)
+	if b.Email != "" && (len(b.Email) > 254 || strings.Count(b.Email, "@") != 1 || strings.HasPrefix(b.Email, "@") ||
+		strings.HasSuffix(b.Email, "@") || strings.ContainsAny(b.Email, " \r\n<>,;")) {
+		return nil, invalid("email", "not an email address")
+	}
+	if b.SMS != "" {
+		n := NormalizePhone(b.SMS)
+		if len(n) < 7 || len(n) > 15 {
+			return nil, invalid("sms", "not a phone number")
+		}
+		b.SMS = n
+	}
+	u.Notify = b
+	if err := putJSON(a.tx, bUsers, []byte(u.ID), u); err != nil {
+		return nil, err
+	}
+	return b, a.audit(u.ID, "user.notify", fmt.Sprintf("in-app %v, email %v, sms %v", !b.InAppOff, b.Email != "", b.SMS != ""))
+}
+
+// Delivery is the result of one notification.
+type Delivery struct {
+	UserID  string `json:"userId"`
+	Channel string `json:"channel"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
+}
+
+// NotifiedBody records the notifications sent for a new lead.
+type NotifiedBody struct {
+	ID         string     `json:"id"`
+	Deliveries []Delivery `json:"deliveries"`
+}
+
+func (a *applier) leadNotified() (any, error) {
+	var b NotifiedBody
+	if err := a.body(&b); err != nil {
+		return nil, err
+	}
+	var l Lead
+	ok, err := getJSON(a.tx, bLeads, []byte(b.ID), &l)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || l.TenantID != a.cmd.GetTenantId() {
+		return nil, notFound("lead")
+	}
+	var parts []string
+	for _, d := range b.Deliveries {
+		s := d.Channel + " to " + d.UserID + ": "
+		if d.OK {
+			s += "sent"
+		} else {
+			s += "failed (" + d.Error + ")"
+		}
+		parts = append(parts, s)
+	}
+	return nil, a.audit(l.ID, "lead.notified", strings.Join(parts, "; "))
 }

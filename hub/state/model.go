@@ -93,6 +93,16 @@ type User struct {
 	Disabled     bool         `json:"disabled"`
 	Memberships  []Membership `json:"memberships"`
 	CreatedMs    int64        `json:"createdMs"`
+	Notify       NotifyPrefs  `json:"notify"`
+}
+
+// NotifyPrefs are the channels a user wants new-lead notifications on. In-app is on
+// unless turned off; email and SMS need an address. A tenant's notification_policy
+// "in_app_only" overrides email and SMS.
+type NotifyPrefs struct {
+	InAppOff bool   `json:"inAppOff"`
+	Email    string `json:"email"`
+	SMS      string `json:"sms"`
 }
 
 // Membership returns the user's membership in tenant.

@@ -831,3 +831,38 @@ func RepeatCalls(tx *bbolt.Tx, tenant, phone string, beforeMs int64, window time
 	}
 	return n
 }
+
+// Recipient is a user to tell about a new lead, with the channels allowed.
+type Recipient struct {
+	UserID string
+	Name   string
+	InApp  bool
+	Email  string
+	SMS    string
+}
+
+// LeadRecipients lists the users who may see a tenant's leads (View SCL), ordered by id,
+// with their channels after the tenant's notification policy.
+func LeadRecipients(tx *bbolt.Tx, tenant string) ([]Recipient, error) {
+	s, err := GetSettings(tx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	users, err := listJSON[User](tx, bUsers, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []Recipient
+	for i := range users {
+		u := &users[i]
+		if u.Disabled || !Can(tx, u, tenant, PermViewSCL) {
+			continue
+		}
+		r := Recipient{UserID: u.ID, Name: u.DisplayName, InApp: !u.Notify.InAppOff}
+		if s.NotificationPolicy != "in_app_only" {
+			r.Email, r.SMS = u.Notify.Email, u.Notify.SMS
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
