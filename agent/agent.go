@@ -186,8 +186,13 @@ func Run(ctx context.Context, cfg Config, version string, log *slog.Logger) erro
 		return fmt.Errorf("calls: %w", err)
 	}
 
+	// The pipeline is single-threaded: sources (and heartbeats reading its
+	// stats) share it under a lock.
+	h := &lockedHandler{p: p}
+	var sources []capture.Source
 	ucfg := outbox.UplinkConfig{Hubs: cfg.Hub.Addresses, SiteID: cfg.SiteID, Token: token, Version: version,
-		Logger: log, Handler: &commands{dir: cfg.Recordings.Dir}}
+		Logger: log, Handler: &commands{dir: cfg.Recordings.Dir},
+		Counters: func() map[string]uint64 { return healthCounters(h, sources) }}
 	if !cfg.Hub.TLS.Insecure {
 		if ucfg.TLS, err = clientTLS(cfg.Hub.TLS); err != nil {
 			return err
@@ -198,7 +203,6 @@ func Run(ctx context.Context, cfg Config, version string, log *slog.Logger) erro
 		return err
 	}
 
-	var sources []capture.Source
 	ccfg := capture.Config{SIPPorts: cfg.Capture.SIPPorts, Logger: log.With("component", "capture")}
 	for _, f := range cfg.Capture.Pcap {
 		sources = append(sources, &capture.Pcap{Path: f, Config: ccfg, Speed: cfg.Capture.PcapSpeed})
@@ -250,8 +254,6 @@ func Run(ctx context.Context, cfg Config, version string, log *slog.Logger) erro
 		defer wg.Done()
 		_ = up.Run(ctx)
 	}()
-	// The pipeline is single-threaded: sources share it under a lock.
-	h := &lockedHandler{p: p}
 	var swg sync.WaitGroup
 	for _, s := range sources {
 		swg.Add(1)
@@ -271,6 +273,27 @@ func Run(ctx context.Context, cfg Config, version string, log *slog.Logger) erro
 	cancel()
 	wg.Wait()
 	return nil
+}
+
+// healthCounters are the capture-health counters sent with each heartbeat.
+func healthCounters(h *lockedHandler, sources []capture.Source) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, s := range sources {
+		st := s.Counters().Snapshot()
+		m["packets"] += st.Packets
+		m["malformed_packets"] += st.Malformed
+		m["kernel_drops"] += st.KernelDrops
+		m["truncated"] += st.Truncated
+	}
+	h.mu.Lock()
+	ps := h.p.Stats()
+	h.mu.Unlock()
+	m["sip_messages"] = ps.SIPMessages
+	m["malformed_sip"] = ps.MalformedSIP
+	m["unmatched_rtp"] = ps.UnmatchedRTP
+	m["calls"] = ps.Calls.Calls
+	m["correlation_failures"] = ps.Calls.CorrelationFailed
+	return m
 }
 
 type lockedHandler struct {
