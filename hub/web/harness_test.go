@@ -104,13 +104,24 @@ func startHub(t testing.TB) *testHub {
 
 func (h *testHub) apply(t testing.TB, typ, tenant string, body any, out any) {
 	t.Helper()
+	h.applyAt(t, time.Time{}, typ, tenant, body, out)
+}
+
+// applyAt applies a command stamped at a given time (zero: now), as the
+// leader would have stamped it then.
+func (h *testHub) applyAt(t testing.TB, at time.Time, typ, tenant string, body any, out any) {
+	t.Helper()
+	var ms int64
+	if !at.IsZero() {
+		ms = at.UnixMilli()
+	}
 	var raw []byte
 	if b, ok := body.([]byte); ok {
 		raw = b
 	} else {
 		raw, _ = json.Marshal(body)
 	}
-	outs, err := h.store.Apply(context.Background(), &reboundv1.Command{Type: typ, TenantId: tenant, Actor: h.root, Body: raw})
+	outs, err := h.store.Apply(context.Background(), &reboundv1.Command{Type: typ, TenantId: tenant, Actor: h.root, Body: raw, AtUnixMs: ms})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,15 +395,25 @@ func rowStatus(leadID string) string {
 // as the scheduler would when its ACW window closes.
 func (h *testHub) flagCall(t testing.TB, id, caller, summary string) string {
 	t.Helper()
-	end := time.Now().UTC().Add(-time.Minute)
+	return h.flagCallAt(t, time.Now().UTC().Add(-time.Minute), id, caller, summary)
+}
+
+// flagCallAt does the same for a call that ended at end, with the commands
+// stamped then (so the lead's last activity is then too).
+func (h *testHub) flagCallAt(t testing.TB, end time.Time, id, caller, summary string) string {
+	t.Helper()
 	rec := &reboundv1.CallRecord{RecordId: id + "-r1", CallId: id, Revision: 1, Direction: reboundv1.Direction_DIRECTION_INBOUND,
 		CallerNumber: caller, DialledNumber: "+15125550111", StartedAt: timestamppb.New(end.Add(-2 * time.Minute)),
 		EndedAt: timestamppb.New(end), Outcome: reboundv1.Outcome_OUTCOME_ANSWERED, TalkMs: 110_000, WaitMs: 10_000,
 		AgentExtension: "202", Queue: "Service"}
 	raw, _ := proto.Marshal(rec)
-	h.apply(t, state.CmdCallIngest, "", raw, nil)
+	at := end.Add(time.Second)
+	if time.Since(end) < 2*time.Minute {
+		at = time.Time{}
+	}
+	h.applyAt(t, at, state.CmdCallIngest, "", raw, nil)
 	var rr state.ReviewResult
-	h.apply(t, state.CmdCallReview, h.acme, state.ReviewBody{CallID: id, Probability: 0.7, Flagged: true, Summary: summary, Reviewer: "builtin"}, &rr)
+	h.applyAt(t, at, state.CmdCallReview, h.acme, state.ReviewBody{CallID: id, Probability: 0.7, Flagged: true, Summary: summary, Reviewer: "builtin"}, &rr)
 	if rr.LeadID == "" {
 		t.Fatalf("call %s not flagged", id)
 	}

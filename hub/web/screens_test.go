@@ -203,6 +203,39 @@ func TestBrowserScreens(t *testing.T) {
 		}
 	})
 
+	t.Run("cold tab, paging and sort", func(t *testing.T) {
+		ana.t = t
+		// Four days without activity: Cold (cold_lead_days is 3).
+		old := h.flagCallAt(t, time.Now().UTC().Add(-96*time.Hour), "call-old", "+15125550101", "Asked about a water softener.")
+		for i := range 50 {
+			h.flagCall(t, fmt.Sprintf("call-bulk-%02d", i), fmt.Sprintf("+1512555%04d", 2000+i), "Bulk lead for paging.")
+		}
+		ana.do(chromedp.EmulateViewport(1280, 720), chromedp.Navigate(h.URL+"/scl?tab=cold"))
+		ana.wait("the cold lead", rowStatus(old)+` === 'New' && document.querySelectorAll('#queue-table tbody tr[data-id]').length === 1`, 10*time.Second)
+		ana.wait("tab counts", `document.querySelector('#count-cold').textContent.trim() === '(1)' && document.querySelector('#count-open').textContent.trim() === '(53)'`, 10*time.Second)
+		ana.do(chromedp.Click(chromedp.CSS("#tab-open")))
+		ana.wait("first page of 50", `document.querySelectorAll('#queue-table tbody tr[data-id]').length === 50`, 10*time.Second)
+		first := eval[[]string](ana, `[...document.querySelectorAll('#queue-table tbody tr[data-id]')].map(r => r.dataset.id)`)
+		eval[bool](ana, `(() => { [...document.querySelectorAll('.pager button')].find(b => b.textContent === 'Next').click(); return true })()`)
+		ana.wait("second page of 3", `document.querySelectorAll('#queue-table tbody tr[data-id]').length === 3`, 10*time.Second)
+		second := eval[[]string](ana, `[...document.querySelectorAll('#queue-table tbody tr[data-id]')].map(r => r.dataset.id)`)
+		seen := map[string]bool{}
+		for _, id := range append(first, second...) {
+			if seen[id] {
+				t.Fatalf("lead %s on both pages", id)
+			}
+			seen[id] = true
+		}
+		eval[bool](ana, `(() => { [...document.querySelectorAll('.pager button')].find(b => b.textContent === 'Previous').click(); return true })()`)
+		ana.wait("back to page 1", `document.querySelectorAll('#queue-table tbody tr[data-id]').length === 50`, 10*time.Second)
+		// Oldest call first: the seeded two-hour-old calls come before the bulk ones.
+		ana.do(chromedp.Click(chromedp.CSS(`#queue-table thead th[aria-sort] button`)))
+		ana.wait("newest first", `document.querySelector('#queue-table thead th[aria-sort]').getAttribute('aria-sort') === 'descending'`, 10*time.Second)
+		ana.do(chromedp.Click(chromedp.CSS(`#queue-table thead th[aria-sort] button`)))
+		ana.wait("oldest first", `document.querySelector('#queue-table thead th[aria-sort]').getAttribute('aria-sort') === 'ascending'`, 10*time.Second)
+		ana.wait("oldest call on top", `document.querySelector('#queue-table tbody tr[data-id]').dataset.id === `+jsString(h.leads["jane"]), 10*time.Second)
+	})
+
 	t.Run("notification preferences", func(t *testing.T) {
 		ana.t = t
 		ana.do(chromedp.EmulateViewport(1280, 720), chromedp.Navigate(h.URL+"/account"))
@@ -214,7 +247,7 @@ func TestBrowserScreens(t *testing.T) {
 		ana.do(chromedp.Navigate(h.URL + "/abandoned"))
 		ana.wait("live", `document.body.dataset.live === 'on' && document.querySelectorAll('#queue-table tbody tr[data-id]').length === 2`, 10*time.Second)
 		h.abandon(t, "ab-late", "+15125550109")
-		ana.wait("the new abandoned call, live", `document.querySelectorAll('#queue-table tbody tr[data-id]').length === 3`, 10*time.Second)
+		ana.wait("the new abandoned call, live", `[...document.querySelectorAll('#queue-table tbody td')].some(td => td.textContent === '(512) 555-0109')`, 10*time.Second)
 		if n := eval[int](ana, `document.querySelectorAll('#toasts .toast').length`); n != 0 {
 			t.Fatalf("%d toasts although new abandoned call alerts are off", n)
 		}
