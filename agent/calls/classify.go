@@ -1,8 +1,10 @@
 package calls
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -258,6 +260,18 @@ func (e *Engine) classify(g *group) {
 		ev(lf.d.Start, "correlation", lf.d.CallID, "leg %s to %s (%s) joined by %s", lf.d.CallID, orUnknown(lf.target), lf.role, lf.by)
 	}
 
+	for _, lf := range fs {
+		for _, r := range lf.d.Refers {
+			to := ""
+			if rt := message.Header(r.Msg, "Refer-To"); rt != "" {
+				if na, ok := message.ParseNameAddr(rt); ok {
+					to = message.User(na.URI)
+				}
+			}
+			ev(r.At, "transfer", lf.d.CallID, "REFER from %s %s: transfer to %s", r.Side, addrOf(r.Src), orUnknown(to))
+		}
+	}
+
 	// Times.
 	var ended, firstAnswer time.Time
 	for _, lf := range fs {
@@ -416,6 +430,8 @@ func (e *Engine) classify(g *group) {
 		}
 	}
 	rec.Outcome = outcome
+	// Evidence reads as a timeline.
+	slices.SortStableFunc(rec.Evidence, func(a, b *reboundv1.Evidence) int { return cmp.Compare(a.OffsetMs, b.OffsetMs) })
 
 	// Durations.
 	if !firstAnswer.IsZero() {

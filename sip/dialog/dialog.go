@@ -164,7 +164,27 @@ type Dialog struct {
 	closeAt      time.Time
 	inviteCSeq   uint32
 	seen         map[string]struct{}
+	// hops remembers, per message kind and CSeq, the first copy's time,
+	// addresses and From tag, to recognise the same message relayed by an
+	// SBC that rewrites tags (topology hiding) but keeps the Call-ID.
+	hops map[string]hopSeen
+	// callerAliases are the caller's From tags as rewritten on other hops,
+	// and inviteCSeqAlias the initial INVITE's CSeq there.
+	callerAliases   []string
+	inviteCSeqAlias uint32
 }
+
+type hopSeen struct {
+	at       time.Time
+	src, dst netip.AddrPort
+	fromTag  string
+	cseq     uint32
+}
+
+// hopWindow is how far apart two copies of one message seen on two hops may
+// be. Retransmissions come from the same addresses and are caught by the
+// exact key; a legitimately new message reusing a CSeq comes much later.
+const hopWindow = 500 * time.Millisecond
 
 // IsInvite reports whether the dialog was opened by an INVITE (or a
 // CANCEL standing in for one).
@@ -322,7 +342,7 @@ func (t *Tracker) Message(at time.Time, src, dst netip.AddrPort, transport strin
 		if len(t.open) >= t.cfg.MaxDialogs {
 			t.evictOldest(at)
 		}
-		d = &Dialog{CallID: callID, Start: at, seen: make(map[string]struct{})}
+		d = &Dialog{CallID: callID, Start: at, seen: make(map[string]struct{}), hops: make(map[string]hopSeen)}
 		t.open[callID] = d
 		delete(t.closed, callID)
 	}
@@ -335,8 +355,35 @@ func (t *Tracker) Message(at time.Time, src, dst netip.AddrPort, transport strin
 	if len(d.seen) < 4*t.cfg.MaxEvents {
 		d.seen[key] = struct{}{}
 	}
+	hk := hopKey(&ev)
+	if h, ok := d.hops[hk]; ok && at.Sub(h.at) <= hopWindow && (h.src != src || h.dst != dst) {
+		// The same message on another hop, with rewritten tags.
+		if ev.FromTag != h.fromTag && (h.fromTag == d.FromTag || contains(d.callerAliases, h.fromTag)) &&
+			!contains(d.callerAliases, ev.FromTag) && len(d.callerAliases) < 8 {
+			d.callerAliases = append(d.callerAliases, ev.FromTag)
+		}
+		if isNewInvite(&ev) && h.cseq == d.inviteCSeq && ev.CSeq != d.inviteCSeq {
+			d.inviteCSeqAlias = ev.CSeq
+		}
+		d.Duplicates++
+		t.stats.Duplicates++
+		return
+	}
+	if len(d.hops) < 4*t.cfg.MaxEvents {
+		d.hops[hk] = hopSeen{at: at, src: src, dst: dst, fromTag: ev.FromTag, cseq: ev.CSeq}
+	}
 	d.lastActivity = at
 	t.apply(d, ev)
+}
+
+// hopKey identifies a message without its tags and CSeq number, which an
+// SBC doing topology hiding rewrites while keeping the Call-ID.
+func hopKey(ev *Event) string {
+	kind := string(ev.Method)
+	if ev.Status != 0 {
+		kind = strconv.Itoa(ev.Status)
+	}
+	return kind + "|" + string(ev.CSeqMethod)
 }
 
 func isNewInvite(ev *Event) bool { return ev.Method == sip.INVITE && ev.ToTag == "" }
@@ -365,7 +412,7 @@ func (t *Tracker) apply(d *Dialog, ev Event) {
 	// Side: a request from the INVITE's From tag is the caller's; a
 	// response to such a request is the callee's.
 	if d.FromTag != "" {
-		fromCaller := ev.FromTag == d.FromTag
+		fromCaller := ev.FromTag == d.FromTag || contains(d.callerAliases, ev.FromTag)
 		if ev.Status != 0 {
 			fromCaller = !fromCaller
 		}
@@ -451,7 +498,7 @@ func (t *Tracker) response(d *Dialog, e *Event) {
 		}
 		return
 	}
-	if e.CSeqMethod != sip.INVITE || e.CSeq != d.inviteCSeq {
+	if e.CSeqMethod != sip.INVITE || (e.CSeq != d.inviteCSeq && (d.inviteCSeqAlias == 0 || e.CSeq != d.inviteCSeqAlias)) {
 		if e.CSeqMethod == sip.BYE && e.Status >= 200 && d.Bye != nil {
 			d.closeAt = e.At
 		}
@@ -658,7 +705,7 @@ func (t *Tracker) finish(ds []*Dialog) {
 	for _, d := range ds {
 		delete(t.open, d.CallID)
 		t.closed[d.CallID] = d.Ended
-		d.seen = nil
+		d.seen, d.hops = nil, nil
 		if t.hooks.Ended != nil {
 			t.hooks.Ended(d)
 		}

@@ -306,3 +306,36 @@ func TestSIPRECMultipart(t *testing.T) {
 		}
 	}
 }
+
+// TestSBCTopologyHiding: an SBC that keeps the Call-ID but rewrites tags
+// and CSeq numbers on its far side (as in the real ERSPAN capture): each
+// message counts once, and sides and the answer are still right when a
+// response is first seen on the far side.
+func TestSBCTopologyHiding(t *testing.T) {
+	var r recorder
+	tr := New(Config{}, r.hooks())
+	sbcIn := netip.MustParseAddrPort("198.51.100.1:5060")
+	sbcOut := netip.MustParseAddrPort("192.168.1.222:5060")
+	phone := netip.MustParseAddrPort("192.168.1.191:5060")
+	mk := func(start, from, to, cseq string) sip.Message {
+		return msg(t, start+"\nVia: SIP/2.0/UDP x;branch=z9hG4bKx\nFrom: "+from+"\nTo: "+to+"\nCall-ID: sbc1\nCSeq: "+cseq+"\nContent-Length: 0\n\n")
+	}
+	// Near side: tags a/b, CSeq 1709929694. Far side: tags A/B, CSeq 11.
+	tr.Message(at(0), caller, sbcIn, "udp", mk("INVITE sip:201@sbc SIP/2.0", "<sip:555@c>;tag=a", "<sip:201@sbc>", "1709929694 INVITE"))
+	tr.Message(at(2), sbcOut, phone, "udp", mk("INVITE sip:201@phone SIP/2.0", "<sip:555@sbc>;tag=A", "<sip:201@phone>", "11 INVITE"))
+	tr.Message(at(900), phone, sbcOut, "udp", mk("SIP/2.0 200 OK", "<sip:555@sbc>;tag=A", "<sip:201@phone>;tag=B", "11 INVITE"))
+	tr.Message(at(902), sbcIn, caller, "udp", mk("SIP/2.0 200 OK", "<sip:555@c>;tag=a", "<sip:201@sbc>;tag=b", "1709929694 INVITE"))
+	tr.Message(at(5000), phone, sbcOut, "udp", mk("BYE sip:555@sbc SIP/2.0", "<sip:201@phone>;tag=B", "<sip:555@sbc>;tag=A", "12 BYE"))
+	tr.Message(at(5002), sbcIn, caller, "udp", mk("BYE sip:555@c SIP/2.0", "<sip:201@sbc>;tag=b", "<sip:555@c>;tag=a", "5 BYE"))
+	tr.Flush(at(9000))
+	if len(r.ended) != 1 {
+		t.Fatalf("dialogs %d", len(r.ended))
+	}
+	d := r.ended[0]
+	if d.Duplicates != 3 || len(d.Events) != 3 {
+		t.Errorf("duplicates %d events %d", d.Duplicates, len(d.Events))
+	}
+	if !d.Answered.Equal(at(900)) || d.FinalEvent.Side != SideCallee || d.Bye == nil || d.Bye.Side != SideCallee {
+		t.Errorf("answered %v final side %v bye %+v", d.Answered, d.FinalEvent.Side, d.Bye)
+	}
+}
