@@ -159,6 +159,23 @@ func TestBrokerReplaysAfterLastEventID(t *testing.T) {
 	}
 }
 
+func TestBrokerResumesFromLastQueryParameter(t *testing.T) {
+	b := NewBroker(BrokerConfig{}, nil)
+	srv := streamServer(t, b, map[string]Viewer{"a": {Tenants: map[string]map[string]bool{"a": nil}}})
+	for i := 1; i <= 3; i++ {
+		b.Publish(ev(uint64(i), 0, "a", "", "lead", `{}`))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A new EventSource cannot set Last-Event-ID; the page passes ?last=.
+	r, c := connect(t, ctx, srv.URL+"?as=a&last=2-0", "")
+	defer c.Close()
+	f, err := r.next()
+	if err != nil || f.id != "3-0" {
+		t.Fatalf("resume from ?last=2-0: %+v %v", f, err)
+	}
+}
+
 func TestBrokerResetWhenRingLostEvents(t *testing.T) {
 	b := NewBroker(BrokerConfig{Ring: 3}, nil)
 	srv := streamServer(t, b, map[string]Viewer{"a": {Tenants: map[string]map[string]bool{"a": nil}}})

@@ -93,9 +93,20 @@ export function startLive(meID) {
   const state = $('#live-state');
   let es;
   let failures = 0;
+  let firstOpenDone = false;
+  let lastId = '';
   const open = () => {
-    es = new EventSource('/events');
+    // A fresh EventSource (after the old one gave up) resumes from the last
+    // event seen, like the browser's own reconnects do.
+    es = new EventSource(lastId ? '/events?last=' + encodeURIComponent(lastId) : '/events');
+    let opened = false;
     es.onopen = () => {
+      // A screen that loaded its data before the first stream opened may
+      // have missed a change in between: have it reload once. Later
+      // reconnects resume from Last-Event-ID instead.
+      if (!opened && !firstOpenDone && document.body.dataset.loaded) emit('reset', { kind: 'stream-open' });
+      opened = true;
+      firstOpenDone = true;
       failures = 0;
       if (state) state.textContent = 'Live updates on';
       document.body.dataset.live = 'on';
@@ -114,6 +125,7 @@ export function startLive(meID) {
     };
     for (const type of ['lead', 'abandoned', 'call', 'settings', 'reset']) {
       es.addEventListener(type, (m) => {
+        if (m.lastEventId) lastId = m.lastEventId;
         let data = {};
         try { data = JSON.parse(m.data || '{}'); } catch { /* keep empty */ }
         emit(type, data);
