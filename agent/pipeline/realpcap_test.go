@@ -173,6 +173,19 @@ func TestRealCaptures(t *testing.T) {
 			if p.Stats().Dialog.Duplicates == 0 {
 				t.Error("no second-hop duplicates counted")
 			}
+			// The transfer: REFER, 407, REFER again, 488. The SBC rewrites
+			// tags and CSeq on its far side; each REFER still counts once.
+			refers := 0
+			for _, r := range recs {
+				for _, e := range r.Evidence {
+					if e.Rule == "transfer" {
+						refers++
+					}
+				}
+			}
+			if refers != 2 {
+				t.Errorf("REFER evidence lines = %d, want 2", refers)
+			}
 		}},
 		{"sipnab/sip-proxy.pcap", func(t *testing.T, recs []*reboundv1.CallRecord, p *Pipeline) {
 			if len(recs) != 1 || recs[0].Outcome != reboundv1.Outcome_OUTCOME_INTERNAL || recs[0].TalkMs <= 0 {
