@@ -355,7 +355,7 @@ func (t *Tracker) Message(at time.Time, src, dst netip.AddrPort, transport strin
 	if len(d.seen) < 4*t.cfg.MaxEvents {
 		d.seen[key] = struct{}{}
 	}
-	hk := hopKey(&ev)
+	hk := hopKey(d, &ev)
 	if h, ok := d.hops[hk]; ok && at.Sub(h.at) <= hopWindow && (h.src != src || h.dst != dst) {
 		// The same message on another hop, with rewritten tags.
 		if ev.FromTag != h.fromTag && (h.fromTag == d.FromTag || contains(d.callerAliases, h.fromTag)) &&
@@ -377,11 +377,22 @@ func (t *Tracker) Message(at time.Time, src, dst netip.AddrPort, transport strin
 }
 
 // hopKey identifies a message without its tags and CSeq number, which an
-// SBC doing topology hiding rewrites while keeping the Call-ID.
-func hopKey(ev *Event) string {
+// SBC doing topology hiding rewrites while keeping the Call-ID. The initial
+// INVITE transaction is kept apart from re-INVITEs, which often follow the
+// answer within milliseconds (direct media).
+func hopKey(d *Dialog, ev *Event) string {
 	kind := string(ev.Method)
 	if ev.Status != 0 {
 		kind = strconv.Itoa(ev.Status)
+	}
+	if ev.CSeqMethod == sip.INVITE {
+		initial := ev.ToTag == ""
+		if ev.Status != 0 {
+			initial = ev.CSeq == d.inviteCSeq || (d.inviteCSeqAlias != 0 && ev.CSeq == d.inviteCSeqAlias)
+		}
+		if !initial {
+			kind += "|re"
+		}
 	}
 	return kind + "|" + string(ev.CSeqMethod)
 }

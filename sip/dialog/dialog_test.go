@@ -339,3 +339,22 @@ func TestSBCTopologyHiding(t *testing.T) {
 		t.Errorf("answered %v final side %v bye %+v", d.Answered, d.FinalEvent.Side, d.Bye)
 	}
 }
+
+// TestReInviteRightAfterAnswer: a re-INVITE (direct media) a few
+// milliseconds after the answer is a new message, not a second hop.
+func TestReInviteRightAfterAnswer(t *testing.T) {
+	var r recorder
+	tr := New(Config{}, r.hooks())
+	tr.Message(at(0), caller, pbx, "udp", msg(t, inviteTmpl, "CID", "c1", "SEQ", "1"))
+	tr.Message(at(100), pbx, caller, "udp", resp(t, 200, "OK", "INVITE", "1", "tt", "v=0\r\nc=IN IP4 10.0.0.2\r\nm=audio 5000 RTP/AVP 0\r\n"))
+	reinv := "INVITE sip:x@y SIP/2.0\nVia: SIP/2.0/UDP a;branch=z9hG4bKre\nFrom: <sip:201@pbx>;tag=tt\nTo: <sip:5551230000@carrier>;tag=ft\nCall-ID: c1\nCSeq: 7 INVITE\nContent-Type: application/sdp\nContent-Length: 0\n\nv=0\nc=IN IP4 10.0.0.77\nm=audio 7000 RTP/AVP 0\n"
+	tr.Message(at(150), proxy, caller, "udp", msg(t, reinv))
+	tr.Flush(at(1000))
+	d := r.ended[0]
+	if d.Duplicates != 0 || len(d.Events) != 3 {
+		t.Fatalf("duplicates %d events %d", d.Duplicates, len(d.Events))
+	}
+	if ep, ok := d.LastMedia(SideCallee); !ok || ep.Media.Endpoint() != netip.MustParseAddrPort("10.0.0.77:7000") {
+		t.Errorf("direct-media re-INVITE lost: %+v", ep)
+	}
+}
