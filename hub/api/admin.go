@@ -463,6 +463,29 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 	if err := decode(r, &b); err != nil {
 		return err
 	}
+	if b.Password != "" || b.Disabled != nil || b.DisplayName != nil {
+		// Password, disabled and name belong to the person, not to one membership: only an
+		// admin of every account the user is in may change them (a network admin only by
+		// a network admin), or one account's admin could take over another's users.
+		err := a.view(r.Context(), func(tx *bbolt.Tx) error {
+			u, ok, err := state.GetUser(tx, r.PathValue("id"))
+			if err != nil || !ok {
+				return errNotFound()
+			}
+			if u.NetworkAdmin && !rc.user.NetworkAdmin {
+				return errForbidden()
+			}
+			for _, m := range u.Memberships {
+				if !state.Can(tx, rc.user, m.TenantID, state.PermUsersAdmin) {
+					return &apiError{403, "forbidden", "this user also belongs to an account you do not administer: only their role and extension here can be changed", ""}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	body := state.UserBody{UserID: r.PathValue("id"), DisplayName: b.DisplayName, Role: b.Role, Extension: b.Extension, Disabled: b.Disabled}
 	if b.Password != "" {
 		h, err := HashPassword(b.Password, a.cfg.BcryptCost)

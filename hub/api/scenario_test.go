@@ -661,3 +661,34 @@ func TestNotificationPreferences(t *testing.T) {
 		t.Fatalf("read back: %+v", n)
 	}
 }
+
+// An account admin cannot take over a person who also belongs to another account (or the
+// network admin) by resetting their password or disabling them.
+func TestUserAdminStaysInItsAccount(t *testing.T) {
+	w := newWorld(t)
+	w.admin.must(t, "POST", "/api/v1/tenants/"+w.acme+"/users", map[string]any{"username": "acme-admin", "password": "acme-admin-pw", "role": "Admin"}, 201, nil)
+	acmeAdmin := w.e.login(t, "acme-admin", "acme-admin-pw")
+	// bea works for Bolt; Bolt's admin also adds her to... nobody; Acme adds her too.
+	var bea userView
+	acmeAdmin.must(t, "POST", "/api/v1/tenants/"+w.acme+"/users", map[string]any{"username": "bea", "role": "Viewer"}, 201, &bea)
+	acmeAdmin.fails(t, "PATCH", "/api/v1/tenants/"+w.acme+"/users/"+bea.ID, map[string]any{"password": "taken-over!"}, 403, "forbidden", "")
+	acmeAdmin.fails(t, "PATCH", "/api/v1/tenants/"+w.acme+"/users/"+bea.ID, map[string]any{"disabled": true}, 403, "forbidden", "")
+	acmeAdmin.must(t, "PATCH", "/api/v1/tenants/"+w.acme+"/users/"+bea.ID, map[string]any{"role": "CSR"}, 200, nil)
+	var me meView
+	w.admin.must(t, "GET", "/api/v1/me", nil, 200, &me)
+	acmeAdmin.fails(t, "PATCH", "/api/v1/tenants/"+w.acme+"/users/"+me.User.ID, map[string]any{"password": "taken-over!"}, 403, "forbidden", "")
+	w.e.login(t, "bea", "bea-password")
+	w.e.login(t, "root", "rootpassword")
+	// Users only in Acme are Acme's to manage.
+	var ana userView
+	w.admin.must(t, "GET", "/api/v1/me", nil, 200, nil)
+	var list struct{ Items []userView }
+	acmeAdmin.must(t, "GET", "/api/v1/tenants/"+w.acme+"/users", nil, 200, &list)
+	for _, u := range list.Items {
+		if u.Username == "ana" {
+			ana = u
+		}
+	}
+	acmeAdmin.must(t, "PATCH", "/api/v1/tenants/"+w.acme+"/users/"+ana.ID, map[string]any{"password": "reset-by-admin"}, 200, nil)
+	w.e.login(t, "ana", "reset-by-admin")
+}
