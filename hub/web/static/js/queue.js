@@ -23,7 +23,7 @@ export const KINDS = {
       ['Status', (it) => statusPill(it.status)],
       ['Age', (it) => agoEl(it.callEndedAt), 'age', 'c-age'],
       ['Account', (it) => it.account],
-      ['Customer', (it) => phone(it.customer || it.phone)],
+      ['Customer', (it) => phone(it.customer || it.phone), null, 'c-customer'],
       ['Type', (it) => it.type],
       ['Reason', (it) => it.reason],
       ['Agent', (it) => it.agentName || it.agent],
@@ -45,7 +45,7 @@ export const KINDS = {
       ['Age', (it) => agoEl(it.callEndedAt || it.endedAt), 'age', 'c-age'],
       ['Duration', (it) => duration(it.durationSeconds ?? it.duration)],
       ['Account', (it) => it.account],
-      ['Customer', (it) => phone(it.customer || it.phone)],
+      ['Customer', (it) => phone(it.customer || it.phone), null, 'c-customer'],
       ['Queue', (it) => it.queue],
       ['Campaign', (it) => it.campaign, null, 'c-campaign'],
     ],
@@ -242,7 +242,7 @@ export async function start(page) {
       const tr = h('tr', { 'data-id': it.id, 'aria-selected': String(i === st.sel), onclick: (e) => {
         if (e.target.closest('button')) return;
         select(i); openSel();
-      } }, kind.columns.map(([, fn, , cls]) => h('td', { class: cls || '' }, fn(it) ?? '')),
+      } }, kind.columns.map(([, fn, , cls]) => h('td', { class: cls || '', title: cls === 'notes' ? it.notes || null : null }, fn(it) ?? '')),
       h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => { select(i); openSel(); }, 'aria-label': `View ${it.customer || it.phone || 'item'}` }, 'View')));
       body.appendChild(tr);
     });
