@@ -157,7 +157,7 @@ func (t *tcpStreams) append(s *tcpStream, payload []byte) {
 	n := t.frame(s, s.buf)
 	s.buf = s.buf[:copy(s.buf, s.buf[n:])]
 	if cap(s.buf) > 4*t.d.cfg.MaxMessageSize && len(s.buf) < t.d.cfg.MaxMessageSize {
-		s.buf = slices.Clip(s.buf) // let a huge buffer go
+		s.buf = append([]byte(nil), s.buf...) // let a huge buffer go
 	}
 }
 
