@@ -51,6 +51,9 @@ type call struct {
 	pcm       []int16 // decode scratch
 	rs        []int16 // resample scratch
 
+	leapHits int   // consecutive packets far beyond the placed audio
+	skipped  int64 // frames of capture time left out after such leaps
+
 	rtcp, malformed uint64
 	codecs          []string // audio codec names in order of first use
 	unsupported     []string
@@ -393,8 +396,11 @@ func (c *call) startTimeline(rate int) {
 	c.ring = make([]byte, c.capFrames*4)
 }
 
+// framesAt converts capture time to a frame position, without overflow even
+// for a capture clock that jumps by years.
 func (c *call) framesAt(at time.Time) int64 {
-	return at.Sub(c.t0).Nanoseconds() * int64(c.rate) / 1e9
+	d := at.Sub(c.t0)
+	return int64(d/time.Second)*int64(c.rate) + int64(d%time.Second)*int64(c.rate)/1e9
 }
 
 func (c *call) decode(s *stream, name string, payload []byte) []int16 {
@@ -518,10 +524,29 @@ func (c *call) place(s *stream, ci int, at time.Time, ts uint32, marker, inOrder
 		return
 	}
 	if arrival-c.end > maxSilenceFrames*rate {
-		// Capture time leapt forward by hours: refuse to fill that with
-		// silence; the gap is reported as late audio.
-		s.late++
-		return
+		// Capture time leapt forward by hours. One such packet is a bogus
+		// timestamp and is dropped; a second of them in a row means time
+		// really moved on (a call parked for hours, a capture clock step):
+		// the gap then becomes one second of silence, for both channels,
+		// instead of hours of it.
+		c.leapHits++
+		if c.leapHits < 50 {
+			s.late++
+			return
+		}
+		skip := arrival - c.end - rate
+		c.t0 = c.t0.Add(time.Duration(skip/rate)*time.Second + time.Duration(skip%rate)*time.Second/time.Duration(rate))
+		c.skipped += skip
+		for _, o := range c.streams {
+			o.segOK, o.pending, o.jitInit = false, false, false
+			o.winStart = time.Time{}
+		}
+		c.leapHits = 0
+		arrival = c.framesAt(at)
+		s.anchor(ext, arrival, clock)
+		pos = arrival
+	} else {
+		c.leapHits = 0
 	}
 	c.write(s, ci, pos, pcm)
 	c.flush(at, arrival)
@@ -614,6 +639,9 @@ func (c *call) write(s *stream, ci int, pos int64, pcm []int16) {
 // a quarter second, and patches the header every FlushEvery of capture time.
 func (c *call) flush(at time.Time, arrival int64) {
 	target := arrival - int64(c.r.cfg.JitterBuffer.Seconds()*float64(c.rate))
+	// Past the last placed audio there is nothing to release yet: later
+	// audio (or Close) writes the silence, so a wild capture time cannot.
+	target = min(target, c.end)
 	if target-c.written >= int64(c.rate/4) {
 		c.flushTo(target)
 	}

@@ -150,6 +150,9 @@ func (c *call) finish() (*Result, error) {
 		}
 	}
 	res.Recording = rec
+	if c.skipped > 0 && c.rate > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("capture time jumped; %s of silence left out of the file", time.Duration(c.skipped/int64(c.rate))*time.Second))
+	}
 
 	if (c.chans[0].rtp == 0) != (c.chans[1].rtp == 0) {
 		flags[reboundv1.HealthFlag_HEALTH_FLAG_ONE_WAY_AUDIO] = true

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -329,5 +330,66 @@ func TestShutdownFinalisesOpenCalls(t *testing.T) {
 	}
 	if len(seen) != 3 || r.OpenCalls() != 0 {
 		t.Fatalf("refs %v open %d", seen, r.OpenCalls())
+	}
+}
+
+// TestCaptureClockJump: a capture timestamp years ahead must neither
+// overflow nor fill the file with silence.
+func TestCaptureClockJump(t *testing.T) {
+	r := newTestRecorder(t, nil)
+	r.Media("j", g711Endpoints()...)
+	pk := packetize(t, ulaw(sine(400, 8000, time.Second, 6000)), 0, 1, 1, 1, testEpoch, callerAddr, agentAddr)
+	for i, p := range pk {
+		if i == 25 {
+			p.at = p.at.Add(20 * 365 * 24 * time.Hour)
+		}
+		r.Packet(p.at, p.src, p.dst, p.buf)
+	}
+	res, err := r.Close("j")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Recording.DurationMs > 1100 || res.Recording.SizeBytes > 44+8000*4*2 {
+		t.Fatalf("recording %+v", res.Recording)
+	}
+}
+
+// TestParkedForHours: both sides silent for three hours (no RTP), then they
+// talk again. The file leaves the hours out (one second of silence) instead
+// of writing them, both channels stay aligned, and the record says so.
+func TestParkedForHours(t *testing.T) {
+	r := newTestRecorder(t, nil)
+	r.Media("p", g711Endpoints()...)
+	tone := ulaw(sine(400, 8000, 2*time.Second, 6000))
+	later := testEpoch.Add(3 * time.Hour)
+	var pk []rtpPkt
+	pk = append(pk, packetize(t, tone, 0, 1, 1, 1, testEpoch, callerAddr, agentAddr)...)
+	pk = append(pk, packetize(t, tone, 0, 2, 1, 1, testEpoch, agentAddr, callerAddr)...)
+	pk = append(pk, packetize(t, tone, 0, 1, 101, 1+16000, later, callerAddr, agentAddr)...)
+	pk = append(pk, packetize(t, tone, 0, 2, 101, 1+16000, later, agentAddr, callerAddr)...)
+	slices.SortStableFunc(pk, func(a, b rtpPkt) int { return a.at.Compare(b.at) })
+	for _, p := range pk {
+		r.Packet(p.at, p.src, p.dst, p.buf)
+	}
+	res, err := r.Close("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, left, right := readWAV(t, recPath(r, res))
+	if len(left) > 10*8000 {
+		t.Fatalf("%d s of audio written for 4 s of speech", len(left)/8000)
+	}
+	// Before the park, and from half a second after the leap (the packets
+	// that confirm it are dropped), the two identical tones line up exactly.
+	for i := range left {
+		if (i < 16000 || i >= 24000+4000) && left[i] != right[i] {
+			t.Fatalf("channels diverge at %d", i)
+		}
+	}
+	if len(left) < 24000+8000 || left[24000+6000] == 0 && left[24000+6001] == 0 {
+		t.Fatalf("no audio after the leap (%d frames)", len(left))
+	}
+	if !strings.Contains(strings.Join(res.Notes, ";"), "left out of the file") {
+		t.Fatalf("notes %v", res.Notes)
 	}
 }
