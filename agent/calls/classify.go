@@ -477,6 +477,9 @@ func (e *Engine) hungUpBy(fs []legFacts, agent *legFacts) reboundv1.Party {
 	switch {
 	case p.Bye != nil:
 		return party(p.Bye.Side)
+	case p.Cancel != nil && message.CompletedElsewhere(message.Reasons(p.Cancel.Msg)):
+		// The PBX withdrew a losing parallel-ring leg.
+		return reboundv1.Party_PARTY_SYSTEM
 	case p.Cancel != nil:
 		return reboundv1.Party_PARTY_CALLER
 	case p.Final >= 300:

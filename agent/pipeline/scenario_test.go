@@ -552,6 +552,9 @@ func TestSippScenarios(t *testing.T) {
 			check: func(t *testing.T, recs []*reboundv1.CallRecord) {
 				r := only(t, recs)
 				wantOutcome(t, r, reboundv1.Outcome_OUTCOME_ANSWERED, "answered elsewhere")
+				if r.HungUpBy != reboundv1.Party_PARTY_SYSTEM {
+					t.Errorf("hung up by %v", r.HungUpBy)
+				}
 				if !strings.Contains(r.Legs[0].EndReason, "cause=200") {
 					t.Errorf("end reason %q", r.Legs[0].EndReason)
 				}
