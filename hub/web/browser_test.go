@@ -139,6 +139,7 @@ func TestBrowserWorkflow(t *testing.T) {
 		ana.t, bob.t = t, t
 		eval[bool](ana, `(() => { [...document.querySelectorAll('#flyout .actions button')].find(b => b.textContent === 'Call Customer').click(); return true })()`)
 		ana.wait("status call back attempted", `(document.querySelector('#flyout .kv .status') || {}).textContent === 'Lead - call back attempted'`, 5*time.Second)
+		ana.wait("the callback in the activity trail", `document.querySelector('#lead-activity').innerText.includes('Call back')`, 5*time.Second)
 		start := time.Now()
 		bob.wait("the change, live", rowStatus(h.leads["jane"])+` === 'Lead - call back attempted'`, 10*time.Second)
 		t.Logf("second session saw the status change %v after the first one did", time.Since(start).Round(time.Millisecond))

@@ -1,7 +1,7 @@
 // Abandoned call details flyout: status, click-to-call, notes, dismiss.
 import * as api from './api.js';
 import { h, clear, agoEl, when, statusPill, option, duration, phone as fmtPhone } from './dom.js';
-import { recording } from './media.js';
+import { recording, activity } from './media.js';
 import { toast } from './live.js';
 
 const SETTABLE = ['New', 'Callback Attempted', 'Follow-up Needed', 'Resolved'];
@@ -15,8 +15,10 @@ export async function open(el, id, ctx) {
   const body = h('div');
   const err = h('p', { class: 'error', role: 'alert', hidden: true });
   const media = h('section', { 'aria-label': 'Recording' });
+  const trail = h('section', { 'aria-label': 'Activity' });
   clear(el, h('header', {}, title, h('button', { type: 'button', 'aria-label': 'Close details', onclick: ctx.onClose }, 'Close ✕')), err, body,
-    h('h2', { class: 'section' }, 'Recording'), media);
+    h('h2', { class: 'section' }, 'Recording'), media, h('h2', { class: 'section' }, 'Activity'), trail);
+  const renderTrail = async () => trail.replaceChildren(await activity(path + '/audit'));
   title.focus();
   const can = () => api.can('abandoned.edit', item.tenantId);
   const fail = (e) => { err.textContent = e.message; err.hidden = false; };
@@ -35,6 +37,8 @@ export async function open(el, id, ctx) {
   };
 
   function render() {
+    renderTrail();
+    const cb = item.customerBlock || {};
     const phone = item.phone || item.callerNumber || '';
     let status = h('dd', {}, statusPill(item.status));
     if (can()) {
@@ -54,7 +58,9 @@ export async function open(el, id, ctx) {
         h('dt', {}, 'Age'), h('dd', {}, agoEl(item.callEndedAt || item.endedAt), h('span', { class: 'muted' }, ' · ' + when(item.callEndedAt || item.endedAt))),
         h('dt', {}, 'Duration'), h('dd', {}, duration(item.durationSeconds ?? item.duration)),
         h('dt', {}, 'Account'), h('dd', {}, item.account || ''),
-        h('dt', {}, 'Customer'), h('dd', {}, item.customer || '—'),
+        h('dt', {}, 'Customer'), h('dd', {}, cb.customerName || item.customer || '—'),
+        cb.address ? [h('dt', {}, 'Location'), h('dd', {}, cb.address)] : null,
+        cb.zone ? [h('dt', {}, 'Zone'), h('dd', {}, cb.zone)] : null,
         h('dt', {}, 'Queue'), h('dd', {}, item.queue || '—'),
         h('dt', {}, 'Campaign'), h('dd', {}, item.campaign || '—'),
         h('dt', {}, 'Call ID'), h('dd', {}, h('code', {}, item.callId || ''))),

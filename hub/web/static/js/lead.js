@@ -2,7 +2,7 @@
 // and transcript, Call Customer and Dismiss.
 import * as api from './api.js';
 import { h, clear, agoEl, when, statusPill, option, phone as fmtPhone } from './dom.js';
-import { recording, transcript } from './media.js';
+import { recording, transcript, activity } from './media.js';
 import { toast } from './live.js';
 
 // Statuses a CSR may set by hand (the two Job booked ones are system-only).
@@ -18,6 +18,7 @@ export async function open(el, id, ctx) {
   const customer = h('section', { 'aria-label': 'Customer' });
   const notes = h('section', { 'aria-label': 'Notes' });
   const media = h('section', { 'aria-label': 'Recording and Transcript' });
+  const trail = h('section', { 'aria-label': 'Activity', id: 'lead-activity' });
   const actions = h('div', { class: 'actions' });
   const err = h('p', { class: 'error', role: 'alert', hidden: true });
   clear(el,
@@ -25,7 +26,8 @@ export async function open(el, id, ctx) {
     err, actions, overview,
     h('h2', { class: 'section' }, 'Customer'), customer,
     h('h2', { class: 'section' }, 'Notes'), notes,
-    h('h2', { class: 'section' }, 'Recording and Transcript'), media);
+    h('h2', { class: 'section' }, 'Recording and Transcript'), media,
+    h('h2', { class: 'section' }, 'Activity'), trail);
   title.focus();
 
   const copied = new Set(); // "noteId:target" copies made in this flyout
@@ -183,7 +185,12 @@ export async function open(el, id, ctx) {
     } }, label);
   }
 
+  async function renderTrail() {
+    trail.replaceChildren(await activity(path + '/audit'));
+  }
+
   function render() {
+    renderTrail();
     renderActions();
     renderOverview();
     renderCustomer();
@@ -204,6 +211,7 @@ export async function open(el, id, ctx) {
         // a note draft.
         const busy = (s) => s.contains(document.activeElement) || s.querySelector('textarea')?.value;
         renderActions();
+        renderTrail();
         if (!busy(overview)) renderOverview();
         renderCustomer();
         if (!busy(notes)) renderNotes();

@@ -70,3 +70,29 @@ export async function transcript(callId, inline, audioEl) {
   render('');
   return wrap;
 }
+
+// activity renders an object's audit trail (status changes, notes, callbacks
+// and their dial results), newest first.
+export async function activity(path) {
+  let items = [];
+  try { items = (await api.get(path)).items || []; } catch (e) {
+    return h('p', { class: 'muted' }, 'Activity unavailable: ' + e.message);
+  }
+  if (!items.length) return h('p', { class: 'muted' }, 'No activity yet.');
+  const sorted = [...items].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+  return h('ul', { class: 'notes-list activity' }, sorted.map((e) => h('li', {},
+    h('div', {}, e.detail ? `${actionLabel(e.action)}: ${e.detail}` : actionLabel(e.action)),
+    h('div', { class: 'meta' }, `${e.actorName || e.actor || ''} · ${new Date(e.at).toLocaleString()}`))));
+}
+
+const ACTIONS = {
+  create: 'Flagged', status: 'Status', note: 'Note added', copy_note: 'Note copied', call: 'Call back',
+  dial_result: 'Dial result', dismiss: 'Dismissed', change_customer: 'Customer changed',
+};
+
+// actionLabel turns "lead.dial_result" into words a CSR reads.
+function actionLabel(a) {
+  const [obj, verb] = String(a || '').split('.');
+  if (obj === 'abandoned' && verb === 'create') return 'Abandoned call';
+  return ACTIONS[verb] || a;
+}
