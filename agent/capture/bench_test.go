@@ -138,6 +138,31 @@ func BenchmarkCapturePcap(b *testing.B) {
 					}
 				})
 			})
+			if !withRTP {
+				continue
+			}
+			b.Run(name+"/rtp-only-in-memory", func(b *testing.B) {
+				// The RTP frames alone: the steady state of a busy
+				// mirror port, where 0 allocations per packet is the goal.
+				var rtpFrames [][]byte
+				for _, fr := range readFrames(b, path) {
+					if len(fr) > 42 && fr[42] == 0x80 { // Ethernet+IPv4+UDP, RTP v2
+						rtpFrames = append(rtpFrames, fr)
+					}
+				}
+				h := &countingHandler{}
+				var counters Counters
+				d := newDecoder(Config{}, &counters, h)
+				at := time.Now()
+				measure(b, len(rtpFrames), calls, func() {
+					for _, fr := range rtpFrames {
+						d.packet(layers.LinkTypeEthernet, fr, at, len(fr))
+					}
+				})
+				if h.dgs != len(rtpFrames)*b.N {
+					b.Fatalf("%d datagrams, want %d", h.dgs, len(rtpFrames)*b.N)
+				}
+			})
 		}
 	}
 }
