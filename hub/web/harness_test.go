@@ -281,7 +281,7 @@ func newSession(t *testing.T, name string) *session {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	s := &session{ctx: ctx, name: name, t: t, dir: t.TempDir()}
+	s := &session{ctx: ctx, name: name, t: t}
 	// Start the browser now, without a deadline (a deadline on the first
 	// Run would bound the whole browser's life).
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(1280, 720)); err != nil {
@@ -299,11 +299,20 @@ func newSession(t *testing.T, name string) *session {
 	return s
 }
 
-// screenshot saves a PNG of the viewport into the test's temp dir (or
-// REBOUND_SCREENSHOTS when set) and returns its path.
+// screenshot saves a PNG of the viewport into REBOUND_SCREENSHOTS when set,
+// else into a temporary directory that outlives the test (t.TempDir would
+// be removed before anyone could look at a failure) and returns its path.
 func (s *session) screenshot(name string) string {
 	dir := os.Getenv("REBOUND_SCREENSHOTS")
 	if dir == "" {
+		if s.dir == "" {
+			d, err := os.MkdirTemp("", "rebound-browser-")
+			if err != nil {
+				s.t.Logf("screenshot %s: %v", name, err)
+				return ""
+			}
+			s.dir = d
+		}
 		dir = s.dir
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
