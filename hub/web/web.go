@@ -36,7 +36,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"path"
 	"strings"
 )
@@ -219,19 +218,23 @@ func (u *UI) viewer(r *http.Request) (Viewer, int) {
 		return Viewer{}, http.StatusServiceUnavailable
 	}
 	get := func(p string, into any) int {
-		req := httptest.NewRequestWithContext(r.Context(), http.MethodGet, p, nil)
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, p, nil)
+		if err != nil {
+			return http.StatusInternalServerError
+		}
 		req.RemoteAddr = r.RemoteAddr
+		req.Host = r.Host
 		for _, k := range []string{"Cookie", "Authorization", "X-Forwarded-For", "User-Agent"} {
 			if v := r.Header.Values(k); len(v) > 0 {
 				req.Header[k] = v
 			}
 		}
-		rec := httptest.NewRecorder()
+		rec := &bufferedResponse{code: http.StatusOK, header: http.Header{}}
 		u.cfg.API.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			return rec.Code
+		if rec.code != http.StatusOK {
+			return rec.code
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), into); err != nil {
+		if err := json.Unmarshal(rec.body.Bytes(), into); err != nil {
 			u.log.Error("events: decode "+p, "err", err)
 			return http.StatusInternalServerError
 		}
@@ -285,3 +288,14 @@ func (u *UI) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	u.cfg.Broker.Serve(w, r, v)
 }
+
+// bufferedResponse collects an in-process API answer.
+type bufferedResponse struct {
+	code   int
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedResponse) WriteHeader(code int)        { b.code = code }
