@@ -43,6 +43,8 @@ type Handler interface {
 
 // Message is one complete SIP message as seen on the wire.
 type Message struct {
+	// At is the capture time of the packet that completed the message
+	// (its last IP fragment or TCP segment), or the HEP timestamp.
 	At       time.Time
 	Src, Dst netip.AddrPort
 	// Transport is "udp", "tcp", "ws" (SIP over WebSocket, RFC 7118) or
