@@ -42,6 +42,7 @@ func TestBrowserWorkflow(t *testing.T) {
 		want := []string{h.leads["diaz"], h.leads["jane"], h.leads["lee"]}
 		ana.wait("three Heat wave radio leads", fmt.Sprintf(`JSON.stringify([...document.querySelectorAll('#queue-table tbody tr[data-id]')].map(r => r.dataset.id).sort()) === %s`,
 			jsString(fmt.Sprintf(`["%s"]`, strings.Join(sortStrings(want), `","`)))), 5*time.Second)
+		ana.wait("side badge still counts the whole Open tab", `document.querySelector('#nav-scl').textContent === '4'`, 5*time.Second)
 		if !strings.Contains(eval[string](ana, `location.search`), "campaign=") {
 			t.Error("filters are not kept in the URL")
 		}

@@ -52,10 +52,11 @@ async function refreshBadges() {
     b.hidden = !n;
     b.textContent = n > 199 ? '200+' : String(n || 0);
   };
-  if (api.can('scl.view')) {
+  // The queue screens set their own badge from their Open count.
+  if (api.can('scl.view') && page !== 'scl') {
     try { set('#nav-scl', await countTab('/api/v1/leads', 'open')); } catch { /* badge only */ }
   }
-  if (api.can('abandoned.edit')) {
+  if (api.can('abandoned.edit') && page !== 'abandoned') {
     try { set('#nav-abandoned', await countTab('/api/v1/abandoned', 'open')); } catch { /* badge only */ }
   }
 }

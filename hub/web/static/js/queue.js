@@ -187,11 +187,18 @@ export async function start(page) {
   async function loadCounts() {
     const q = query();
     delete q.status;
+    const all = Object.keys(q).length === 0;
     await Promise.all(['open', 'cold', 'done'].map(async (t) => {
       const el = $('#count-' + t);
       try {
         const n = await countTab(kind.base, t, q);
         el.textContent = ` (${n > 200 ? '200+' : n})`;
+        if (t === 'open') {
+          // The side badge counts the whole Open tab, whatever the filters.
+          const total = all ? n : await countTab(kind.base, 'open');
+          const b = $(page === 'scl' ? '#nav-scl' : '#nav-abandoned');
+          if (b) { b.hidden = !total; b.textContent = total > 200 ? '200+' : String(total); }
+        }
         tabBtn[t].setAttribute('aria-label', `${t[0].toUpperCase() + t.slice(1)}, ${n > 200 ? 'more than 200' : n} ${kind.noun}`);
       } catch { el.textContent = ''; }
     }));
