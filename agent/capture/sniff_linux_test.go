@@ -279,3 +279,70 @@ func portBound(transport string, port int) bool {
 	}
 	return false
 }
+
+// TestSniffNoFilterLoopback captures lo without a port filter: everything
+// comes through, but still once (the outgoing loopback copy is dropped).
+func TestSniffNoFilterLoopback(t *testing.T) {
+	requireAFPacket(t)
+	port := siptest.FreeUDPPort(t)
+	c := &liveCollector{}
+	s := &Sniff{Interface: "lo", NoFilter: true}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, c) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	// A receiver on the port, so that no ICMP error eats a later send.
+	sink, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	conn, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	mine := func() []Datagram {
+		_, dgs := c.snapshot()
+		var out []Datagram
+		for _, d := range dgs {
+			if int(d.Dst.Port()) == port {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	waitFor(t, "a probe", 30*time.Second, func() bool {
+		_, _ = conn.Write([]byte("probe"))
+		return len(mine()) > 0
+	})
+	start := len(mine())
+	for i := range 5 {
+		_, _ = conn.Write([]byte(fmt.Sprintf("payload-%d", i)))
+	}
+	// Packets are captured in order, so once the marker is in, any
+	// duplicate of the five would be too.
+	_, _ = conn.Write([]byte("marker"))
+	waitFor(t, "the marker", 30*time.Second, func() bool {
+		for _, d := range mine() {
+			if string(d.Payload) == "marker" {
+				return true
+			}
+		}
+		return false
+	})
+	seen := map[string]int{}
+	for _, d := range mine()[start:] {
+		seen[string(d.Payload)]++
+	}
+	for i := range 5 {
+		if n := seen[fmt.Sprintf("payload-%d", i)]; n != 1 {
+			t.Errorf("payload-%d seen %d times, want once", i, n)
+		}
+	}
+}
