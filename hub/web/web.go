@@ -156,15 +156,6 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.mux.ServeHTTP(w, r)
 }
 
-// Routes lists the paths the UI answers, for mounting next to the API.
-func Routes() []string {
-	r := []string{"/", "/static/", "/events"}
-	for _, p := range pageList() {
-		r = append(r, p.Path)
-	}
-	return r
-}
-
 func (u *UI) servePage(p page) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
