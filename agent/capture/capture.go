@@ -94,6 +94,12 @@ func (f HandlerFuncs) Datagram(d Datagram) {
 	}
 }
 
+// decodeError is a constant error: the package keeps no mutable state,
+// sentinel error variables included.
+type decodeError string
+
+func (e decodeError) Error() string { return string(e) }
+
 // PortRange is an inclusive UDP port range. The zero value means "no range".
 type PortRange struct {
 	Min, Max uint16

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"errors"
 	"net/netip"
 	"slices"
 	"time"
@@ -48,12 +47,12 @@ func newIPv6Defragmenter(timeout time.Duration) *ipv6Defragmenter {
 	return &ipv6Defragmenter{timeout: timeout, pending: make(map[frag6Key]*frag6Set)}
 }
 
-var (
-	errFrag6Overlap  = errors.New("ipv6 fragment overlaps another")
-	errFrag6TooLarge = errors.New("ipv6 fragments exceed 65535 bytes")
-	errFrag6Length   = errors.New("ipv6 non-final fragment not a multiple of 8 bytes")
-	errFrag6Full     = errors.New("too many ipv6 datagrams in reassembly")
-	errFrag6Final    = errors.New("ipv6 final fragments disagree on the length")
+const (
+	errFrag6Overlap  decodeError = "ipv6 fragment overlaps another"
+	errFrag6TooLarge decodeError = "ipv6 fragments exceed 65535 bytes"
+	errFrag6Length   decodeError = "ipv6 non-final fragment not a multiple of 8 bytes"
+	errFrag6Full     decodeError = "too many ipv6 datagrams in reassembly"
+	errFrag6Final    decodeError = "ipv6 final fragments disagree on the length"
 )
 
 // add stores one fragment. When it completes a datagram it returns the

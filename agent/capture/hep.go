@@ -47,11 +47,13 @@ type HEPPacket struct {
 	Payload   []byte // aliases the input
 }
 
-var (
-	errHEPMagic   = errors.New("not a HEP v3 packet")
-	errHEPLength  = errors.New("HEP length out of range")
-	errHEPChunk   = errors.New("HEP chunk length out of range")
-	errHEPAddress = errors.New("HEP packet without addresses")
+const (
+	errHEPMagic      decodeError = "not a HEP v3 packet"
+	errHEPLength     decodeError = "HEP length out of range"
+	errHEPChunk      decodeError = "HEP chunk length out of range"
+	errHEPAddress    decodeError = "HEP packet without addresses"
+	errHEPCompressed decodeError = "compressed HEP payloads are not supported"
+	errHEPNoPayload  decodeError = "HEP packet without payload"
 )
 
 // DecodeHEP decodes one HEP v3 packet. Payload and AuthKey alias b.
@@ -133,7 +135,7 @@ func DecodeHEP(b []byte) (HEPPacket, error) {
 		case hepChunkPayload:
 			p.Payload, payload = v, true
 		case hepChunkCompressed:
-			return p, errors.New("compressed HEP payloads are not supported")
+			return p, errHEPCompressed
 		}
 	}
 	switch {
@@ -147,7 +149,7 @@ func DecodeHEP(b []byte) (HEPPacket, error) {
 		return p, errHEPAddress
 	}
 	if !payload {
-		return p, errors.New("HEP packet without payload")
+		return p, errHEPNoPayload
 	}
 	if haveSec {
 		p.At = time.Unix(int64(sec), int64(usec)*1000).UTC()
