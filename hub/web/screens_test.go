@@ -188,6 +188,16 @@ func TestBrowserScreens(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("sign in with the new password: %d", resp.StatusCode)
 		}
+
+		// Email and SMS channels live on the hub, not in the browser.
+		root.wait("channels form", `!!document.querySelector('#notify-email')`, 5*time.Second)
+		root.do(
+			chromedp.SendKeys(chromedp.CSS("#notify-email"), "root@example.com"),
+			chromedp.Click(chromedp.CSS(`form[aria-label="Notification channels"] button[type=submit]`)),
+		)
+		root.wait("channels saved", `document.querySelector('form[aria-label="Notification channels"]').innerText.includes('Channels saved')`, 5*time.Second)
+		root.do(chromedp.Reload())
+		root.wait("channels reloaded from the hub", `(document.querySelector('#notify-email') || {}).value === 'root@example.com'`, 10*time.Second)
 	})
 
 	t.Run("narrow laptop screen", func(t *testing.T) {

@@ -20,28 +20,15 @@ export async function start() {
     if (nw.value.length < 8) { clear(msg, h('span', { class: 'error' }, 'The new password needs 8 or more characters.')); return; }
     if (nw.value !== again.value) { clear(msg, h('span', { class: 'error' }, 'The two new passwords differ.')); return; }
     try {
-      await api.api('POST', '/api/v1/auth/password', { currentPassword: cur.value, newPassword: nw.value }, { noRedirect: true });
+      await api.api('PUT', '/api/v1/me/password', { current: cur.value, new: nw.value }, { noRedirect: true });
       clear(msg, h('span', { class: 'ok' }, 'Password changed.'));
       form.reset();
     } catch (x) {
-      if (x.status === 404 || x.status === 405) {
-        // No self-service route on this hub: a user administrator may still
-        // set their own password through user administration.
-        const t = api.currentTenant();
-        if (api.can('users.admin', t)) {
-          try {
-            await api.patch(`/api/v1/tenants/${encodeURIComponent(t)}/users/${encodeURIComponent(me.user.id)}`, { password: nw.value });
-            clear(msg, h('span', { class: 'ok' }, 'Password changed.'));
-            form.reset();
-          } catch (y) { clear(msg, h('span', { class: 'error' }, y.message)); }
-          return;
-        }
-        clear(msg, h('span', { class: 'error' }, 'This hub does not let users change their own password yet. Ask a user administrator.'));
-        return;
-      }
-      clear(msg, h('span', { class: 'error' }, x.status === 401 || x.status === 403 ? 'The current password is wrong.' : x.message));
+      const wrongCurrent = x.status === 400 && x.field === 'current';
+      clear(msg, h('span', { class: 'error' }, wrongCurrent ? 'The current password is wrong.' : x.message));
     }
   });
+  const channels = await channelsForm();
   const prefs = notifyPrefs();
   const nmsg = h('p', { 'aria-live': 'polite', class: 'muted' });
   const notify = h('fieldset', { class: 'card', id: 'notify-prefs' }, h('legend', {}, 'In-app notifications'),
@@ -56,5 +43,29 @@ export async function start() {
   clear(root,
     h('div', { class: 'card' }, h('h2', {}, me.user?.displayName || me.user?.username),
       h('ul', {}, (me.memberships || []).map((m) => h('li', {}, `${m.tenantName}: ${m.role}`)))),
-    notify, form);
+    notify, channels, form);
+}
+
+// channelsForm edits the user's email and SMS channels for new-lead
+// notifications, stored on the hub (GET/PUT /api/v1/me/notifications).
+async function channelsForm() {
+  let cur = { inApp: true, email: '', sms: '' };
+  try { cur = await api.get('/api/v1/me/notifications'); } catch { /* shown as empty */ }
+  const email = h('input', { type: 'email', id: 'notify-email', autocomplete: 'email', value: cur.email || '' });
+  const sms = h('input', { type: 'tel', id: 'notify-sms', autocomplete: 'tel', value: cur.sms || '' });
+  const msg = h('p', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'card', 'aria-label': 'Notification channels' }, h('h2', {}, 'Email and text alerts'),
+    h('p', { class: 'muted' }, 'Where new Second Chance Leads are sent besides this screen. Leave a field empty to turn that channel off. An account set to in-app only sends neither.'),
+    h('div', { class: 'grid-form' }, h('label', { for: email.id }, 'Email'), email, h('span'),
+      h('label', { for: sms.id }, 'Mobile number for texts'), sms, h('span')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save channels')), msg);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const saved = await api.put('/api/v1/me/notifications', { inApp: true, email: email.value.trim(), sms: sms.value.trim() });
+      sms.value = saved.sms || '';
+      clear(msg, h('span', { class: 'ok' }, 'Channels saved.'));
+    } catch (x) { clear(msg, h('span', { class: 'error' }, x.message)); }
+  });
+  return form;
 }
