@@ -186,6 +186,8 @@ func FuzzDecodeHEP(f *testing.F) {
 	f.Add(encodeHEP(caller6, pbx6, at, 1, sipResponse("h", 200, "OK"), hepChunk(nil, hepChunkAuthKey, []byte("k"))))
 	f.Add(encodeHEP(caller4, pbx4, at, 5, []byte{0x81, 0xc8, 0, 6}))
 	f.Add([]byte("HEP3\x00\x06"))
+	f.Add(encodeHEPv2(caller4, pbx4, at, sipInvite("h2", 0)))
+	f.Add(encodeHEPv2(caller6, pbx6, at, sipInvite("h2", 0)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := DecodeHEP(b)
 		if err != nil {

@@ -56,9 +56,14 @@ const (
 	errHEPNoPayload  decodeError = "HEP packet without payload"
 )
 
-// DecodeHEP decodes one HEP v3 packet. Payload and AuthKey alias b.
+// DecodeHEP decodes one HEP packet: version 3 (EEP, chunked), or the older
+// fixed-header versions 1 and 2 that some agents still send over UDP.
+// Payload and AuthKey alias b.
 func DecodeHEP(b []byte) (HEPPacket, error) {
 	var p HEPPacket
+	if len(b) >= 2 && (b[0] == 1 || b[0] == 2) && (b[1] == 16 || b[1] == 40) {
+		return decodeHEPv2(b)
+	}
 	if len(b) < hepHeaderLen || string(b[:4]) != "HEP3" {
 		return p, errHEPMagic
 	}
@@ -157,8 +162,47 @@ func DecodeHEP(b []byte) (HEPPacket, error) {
 	return p, nil
 }
 
+// decodeHEPv2 reads HEP versions 1 and 2: an 8-byte header (version,
+// header length, family, protocol, ports), the two addresses, and in
+// version 2 a 12-byte time header whose fields are in the sender's byte
+// order (little-endian on every agent that still sends it).
+func decodeHEPv2(b []byte) (HEPPacket, error) {
+	var p HEPPacket
+	hl := int(b[1])
+	if len(b) < hl || len(b) < 8 {
+		return p, errHEPLength
+	}
+	p.Proto = b[3]
+	p.ProtoType = hepProtoTypeSIP // versions 1 and 2 carry SIP only
+	sport, dport := binary.BigEndian.Uint16(b[4:6]), binary.BigEndian.Uint16(b[6:8])
+	switch {
+	case b[2] == 2 && hl == 16:
+		p.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[8:12])), sport)
+		p.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:16])), dport)
+	case b[2] == 10 && hl == 40:
+		p.Src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[8:24])).Unmap(), sport)
+		p.Dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[24:40])).Unmap(), dport)
+	default:
+		return p, errHEPAddress
+	}
+	rest := b[hl:]
+	if b[0] == 2 {
+		if len(rest) < 12 {
+			return p, errHEPLength
+		}
+		sec, usec := binary.LittleEndian.Uint32(rest[0:4]), binary.LittleEndian.Uint32(rest[4:8])
+		p.At = time.Unix(int64(sec), int64(usec)*1000).UTC()
+		rest = rest[12:]
+	}
+	if len(rest) == 0 {
+		return p, errHEPNoPayload
+	}
+	p.Payload = rest
+	return p, nil
+}
+
 // HEP receives HEP v3 from Kamailio, OpenSIPS, FreeSWITCH, Asterisk or
-// heplify, over UDP and TCP. It carries signalling only: SIP payloads reach
+// heplify, over UDP and TCP (and the older versions 1 and 2 over UDP). It carries signalling only: SIP payloads reach
 // Handler.SIP with Transport "hep"; other payload types are ignored.
 type HEP struct {
 	// Addr to listen on for both UDP and TCP, such as ":9060". Ignored for

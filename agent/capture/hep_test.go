@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,6 +52,24 @@ func encodeHEP(src, dst netip.AddrPort, at time.Time, protoType byte, payload []
 	return b
 }
 
+// encodeHEPv2 builds a version 2 packet as Kamailio's siptrace sends it
+// (time header little-endian, as on the x86 hosts that run it).
+func encodeHEPv2(src, dst netip.AddrPort, at time.Time, payload []byte) []byte {
+	fam, hl := byte(2), byte(16)
+	if src.Addr().Is6() {
+		fam, hl = 10, 40
+	}
+	b := []byte{2, hl, fam, 17}
+	b = binary.BigEndian.AppendUint16(b, src.Port())
+	b = binary.BigEndian.AppendUint16(b, dst.Port())
+	b = append(b, src.Addr().AsSlice()...)
+	b = append(b, dst.Addr().AsSlice()...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(at.Unix()))
+	b = binary.LittleEndian.AppendUint32(b, uint32(at.Nanosecond()/1000))
+	b = append(b, 1, 0, 0, 0) // capture id, padding
+	return append(b, payload...)
+}
+
 func TestDecodeHEP(t *testing.T) {
 	at := time.Date(2026, 5, 6, 7, 8, 9, 123456000, time.UTC)
 	sip := sipResponse("hep", 200, "OK")
@@ -65,6 +84,10 @@ func TestDecodeHEP(t *testing.T) {
 	}{
 		{"ipv4", good4, false, caller4},
 		{"ipv6", good6, false, caller6},
+		{"v2-ipv4", encodeHEPv2(caller4, pbx4, at, sip), false, caller4},
+		{"v2-ipv6", encodeHEPv2(caller6, pbx6, at, sip), false, caller6},
+		{"v2-short", encodeHEPv2(caller4, pbx4, at, sip)[:20], true, netip.AddrPort{}},
+		{"v2-no-payload", encodeHEPv2(caller4, pbx4, at, nil), true, netip.AddrPort{}},
 		{"trailing-bytes-ignored", append(append([]byte{}, good4...), 0, 0, 0), false, caller4},
 		{"bad-magic", append([]byte("HEP2"), good4[4:]...), true, netip.AddrPort{}},
 		{"short", good4[:5], true, netip.AddrPort{}},
@@ -206,77 +229,51 @@ func TestHEPFromKamailio(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(modules, "siptrace.so")); err != nil {
 		t.Skipf("kamailio siptrace module not found in %s (Debian package kamailio): %v", modules, err)
 	}
-	for _, transport := range []string{"udp", "tcp"} {
-		t.Run(transport, func(t *testing.T) {
+	for _, tc := range []struct{ transport, version string }{{"udp", "3"}, {"tcp", "3"}, {"udp", "2"}} {
+		transport := tc.transport
+		t.Run(transport+"-v"+tc.version, func(t *testing.T) {
 			h, c, udpPort, tcpPort, stop := hepPair(t, "")
 			defer stop()
 			hepURI := fmt.Sprintf("sip:127.0.0.1:%d", udpPort)
 			if transport == "tcp" {
 				hepURI = fmt.Sprintf("sip:127.0.0.1:%d;transport=tcp", tcpPort)
 			}
-			sipPort := siptest.FreeUDPPort(t)
-			dir := t.TempDir()
-			cfg := fmt.Sprintf(`#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-tcp_children=1
-listen=udp:127.0.0.1:%d
-listen=tcp:127.0.0.1:%d
-mpath="%s/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "siptrace.so"
-modparam("siptrace", "duplicate_uri", "%s")
-modparam("siptrace", "hep_mode_on", 1)
-modparam("siptrace", "hep_version", 3)
-modparam("siptrace", "trace_to_database", 0)
-modparam("siptrace", "trace_on", 1)
-modparam("siptrace", "trace_mode", 1)
-request_route {
-	sl_send_reply("404", "Not here");
-	exit;
-}
-`, sipPort, sipPort, modules, hepURI)
-			cfgPath := filepath.Join(dir, "kamailio.cfg")
-			if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(kamailio, "-f", cfgPath, "-DD", "-E", "-Y", dir, "-w", dir)
-			var log bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &log, &log
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				_ = cmd.Process.Signal(syscall.SIGTERM)
-				_ = cmd.Wait()
-				if t.Failed() {
-					t.Logf("kamailio log:\n%s", log.String())
-				}
-			}()
 			u, err := net.ListenPacket("udp4", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer u.Close()
 			me := u.LocalAddr().(*net.UDPAddr)
-			kam := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sipPort}
+			// Start Kamailio and wait until it answers. On this shared
+			// machine it has been seen to hang in start-up once in a
+			// while: then kill it and start a fresh one.
+			var sipPort int
+			var kam *net.UDPAddr
 			options := func(callID string, i int) []byte {
 				return []byte(fmt.Sprintf("OPTIONS sip:probe@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%d\r\nFrom: <sip:rebound@127.0.0.1>;tag=%d\r\nTo: <sip:probe@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", sipPort, me.Port, i, i, callID))
 			}
-			// Wait for Kamailio to answer, then send three more.
 			buf := make([]byte, 4096)
-			answered := 0
-			for i := 0; answered == 0; i++ {
-				if i > 150 {
-					t.Fatalf("kamailio does not answer on %v", kam)
+			for attempt := 1; ; attempt++ {
+				sipPort = siptest.FreeUDPPort(t)
+				kam = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sipPort}
+				stop, log := startKamailio(t, kamailio, modules, sipPort, hepURI, tc.version)
+				defer stop()
+				answered := false
+				for i := 0; i < 75 && !answered; i++ {
+					_, _ = u.WriteTo(options(fmt.Sprintf("probe-%d-%d", attempt, i), i), kam)
+					_ = u.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+					if n, _, err := u.ReadFrom(buf); err == nil && bytes.HasPrefix(buf[:n], []byte("SIP/2.0 404")) {
+						answered = true
+					}
 				}
-				_, _ = u.WriteTo(options(fmt.Sprintf("probe-%d", i), i), kam)
-				_ = u.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-				if n, _, err := u.ReadFrom(buf); err == nil && bytes.HasPrefix(buf[:n], []byte("SIP/2.0 404")) {
-					answered++
+				if answered {
+					break
 				}
+				stop()
+				if attempt == 3 {
+					t.Fatalf("kamailio does not answer after %d starts; last log:\n%s", attempt, log())
+				}
+				t.Logf("kamailio start %d did not answer; starting another", attempt)
 			}
 			for i := 100; i < 103; i++ {
 				_, _ = u.WriteTo(options("traced-call", i), kam)
@@ -323,4 +320,78 @@ request_route {
 			}
 		})
 	}
+}
+
+// startKamailio runs Kamailio with siptrace mirroring every message as HEP
+// to hepURI. stop kills its whole process group (it forks workers) and is
+// safe to call twice; log returns what it printed.
+func startKamailio(t *testing.T, kamailio, modules string, sipPort int, hepURI, version string) (stop func(), log func() string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+tcp_children=1
+listen=udp:127.0.0.1:%d
+listen=tcp:127.0.0.1:%d
+mpath="%s/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "siptrace.so"
+modparam("siptrace", "duplicate_uri", "%s")
+modparam("siptrace", "hep_mode_on", 1)
+modparam("siptrace", "hep_version", %s)
+modparam("siptrace", "trace_to_database", 0)
+modparam("siptrace", "trace_on", 1)
+modparam("siptrace", "trace_mode", 1)
+request_route {
+	sl_send_reply("404", "Not here");
+	exit;
+}
+`, sipPort, sipPort, modules, hepURI, version)
+	cfgPath := filepath.Join(dir, "kamailio.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(kamailio, "-f", cfgPath, "-DD", "-E", "-Y", dir, "-w", dir, "-P", filepath.Join(dir, "kamailio.pid"), "-m", "32", "-M", "4")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var mu sync.Mutex
+	var out bytes.Buffer
+	w := lockedWriter{mu: &mu, w: &out}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-done
+			}
+		})
+	}
+	log = func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.String()
+	}
+	return stop, log
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
