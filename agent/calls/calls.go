@@ -28,6 +28,10 @@ type Result struct {
 	Primary string
 	// Legs are the SIP Call-IDs of every leg.
 	Legs []string
+	// Dropped is set for a call the rules discard (an abandon shorter than
+	// short_abandon_seconds): the record must not be shipped, but whatever
+	// the caller holds for the call (a recording) must be released.
+	Dropped bool
 }
 
 // Stats are the engine's counters.
@@ -310,7 +314,10 @@ func (e *Engine) step(now time.Time, all bool) {
 		}
 		if g.result == nil {
 			e.classify(g)
-			if g.result == nil { // dropped (short abandon)
+			if g.result.Dropped {
+				if e.emit != nil {
+					e.emit(*g.result)
+				}
 				e.forget(g)
 				continue
 			}

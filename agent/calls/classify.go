@@ -213,8 +213,8 @@ func orUnknown(s string) string {
 	return s
 }
 
-// classify decides the outcome of a group and builds its record. It leaves
-// g.result nil when the call is dropped (a short abandon).
+// classify decides the outcome of a group and builds its record, marked
+// Dropped when the rules discard it (a short abandon).
 func (e *Engine) classify(g *group) {
 	fs := make([]legFacts, len(g.legs))
 	for i, l := range g.legs {
@@ -447,16 +447,16 @@ func (e *Engine) classify(g *group) {
 	}
 	rec.HungUpBy = e.hungUpBy(fs, agent)
 
-	if outcome == reboundv1.Outcome_OUTCOME_ABANDONED && e.r.shortAbandon > 0 && time.Duration(rec.WaitMs)*time.Millisecond < e.r.shortAbandon {
+	dropped := outcome == reboundv1.Outcome_OUTCOME_ABANDONED && e.r.shortAbandon > 0 && time.Duration(rec.WaitMs)*time.Millisecond < e.r.shortAbandon
+	if dropped {
 		e.stats.ShortAbandonsDropped++
 		e.log.Debug("short abandon dropped", "sip_call_id", p.CallID, "wait_ms", rec.WaitMs)
-		return
 	}
 	legs := make([]string, len(fs))
 	for i, lf := range fs {
 		legs[i] = lf.d.CallID
 	}
-	g.result = &Result{Record: rec, Primary: p.CallID, Legs: legs}
+	g.result = &Result{Record: rec, Primary: p.CallID, Legs: legs, Dropped: dropped}
 }
 
 func (e *Engine) voicemailOf(fs []legFacts) *legFacts {

@@ -274,6 +274,9 @@ func (p *Pipeline) finished(r calls.Result) {
 	for _, leg := range r.Legs {
 		delete(p.dropsAt, leg)
 	}
+	if r.Dropped {
+		return // released above; a short abandon is not shipped
+	}
 	p.calls.Add(1)
 	for _, f := range rec.Health.Flags {
 		if f == reboundv1.HealthFlag_HEALTH_FLAG_CORRELATION_FAILED {

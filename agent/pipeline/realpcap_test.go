@@ -336,3 +336,23 @@ func TestMetricsAndKernelDrops(t *testing.T) {
 		t.Errorf("metrics %v", got)
 	}
 }
+
+// TestShortAbandonReleasesRecording: a dropped short abandon is not shipped,
+// and the recorder does not keep its call open.
+func TestShortAbandonReleasesRecording(t *testing.T) {
+	path := filepath.Join(sharedTestdata(t), "pcap", "sngrep", "aaa.pcap")
+	rec, err := recorder.New(recorder.Config{Dir: t.TempDir()}, discard(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, p := runPcap(t, path, calls.Config{Outcomes: &calls.Outcomes{ShortAbandonSeconds: 3600}}, rec)
+	if n := count(recs, reboundv1.Outcome_OUTCOME_ABANDONED); n != 0 {
+		t.Errorf("%d abandons shipped under a one-hour threshold", n)
+	}
+	if len(recs) != 6 || p.Stats().Calls.ShortAbandonsDropped != 1 {
+		t.Errorf("records %d, dropped %d", len(recs), p.Stats().Calls.ShortAbandonsDropped)
+	}
+	if n := rec.OpenCalls(); n != 0 {
+		t.Errorf("recorder still holds %d calls", n)
+	}
+}
