@@ -195,8 +195,10 @@ func TestSniffLoopbackSipp(t *testing.T) {
 		}
 	}
 	msgs, _ := c.snapshot()
-	if st := s.Counters().Snapshot(); st.Malformed != 0 || st.SIPMessages != uint64(len(msgs)) {
-		t.Errorf("stats %+v, want %d SIP messages and nothing malformed", st, len(msgs))
+	// The counter moves just before the handler call, and the sniffer is
+	// still running: it can only be ahead.
+	if st := s.Counters().Snapshot(); st.Malformed != 0 || st.SIPMessages < uint64(len(msgs)) {
+		t.Errorf("stats %+v, want at least %d SIP messages and nothing malformed", st, len(msgs))
 	}
 }
 
