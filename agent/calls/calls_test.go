@@ -338,3 +338,24 @@ func TestVoicemailOnTheCallersLeg(t *testing.T) {
 		})
 	}
 }
+
+// TestQueueLegAnsweredNoAgent: the PBX bridges the caller to a queue leg
+// (answered, music) and no agent ever answers: the caller's BYE is an
+// abandon, not an answered call.
+func TestQueueLegAnsweredNoAgent(t *testing.T) {
+	h := newHarness(t, Config{Direction: &Direction{Queues: []string{`^8\d\d$`}}})
+	h.send(0, trunk, pbx, invite("A1", "5551230000", "5550177", "a", ""))
+	h.send(50, pbx, "10.0.9.4:5060", invite("B1", "5551230000", "801", "b", "X-CID: A1\n"))
+	h.send(300, "10.0.9.4:5060", pbx, response(200, "B1", "5551230000", "801", "b", "qb", "INVITE"))
+	h.send(310, pbx, trunk, response(200, "A1", "5551230000", "5550177", "a", "pa", "INVITE"))
+	h.send(9000, trunk, pbx, bye("A1", "5551230000", "5550177", "a", "pa"))
+	h.send(9010, pbx, "10.0.9.4:5060", bye("B1", "5551230000", "801", "b", "qb"))
+	recs := h.flush(60000)
+	if len(recs) != 1 {
+		t.Fatalf("records %d", len(recs))
+	}
+	r := recs[0]
+	if r.Outcome != reboundv1.Outcome_OUTCOME_ABANDONED || r.Queue != "801" || r.HungUpBy != reboundv1.Party_PARTY_CALLER || r.AgentAnsweredAt != nil {
+		t.Errorf("outcome %v queue %q hung up by %v evidence %v", r.Outcome, r.Queue, r.HungUpBy, r.Evidence)
+	}
+}

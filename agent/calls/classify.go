@@ -298,9 +298,12 @@ func (e *Engine) classify(g *group) {
 	// that answered; with no such leg, the first leg itself when its
 	// target is not a queue, voicemail or external number.
 	var agent *legFacts
-	hasAgentLegs := false
+	hasAgentLegs, hasOtherLegs := false, false
 	for i := range fs[1:] {
 		lf := &fs[i+1]
+		if lf.role == roleQueue || lf.role == roleVoicemail {
+			hasOtherLegs = true
+		}
 		if lf.role == roleAgent || lf.role == roleUnknown {
 			hasAgentLegs = true
 			if !lf.d.Answered.IsZero() && (agent == nil || lf.d.Answered.Before(agent.d.Answered)) {
@@ -317,7 +320,9 @@ func (e *Engine) classify(g *group) {
 			rec.Queue = lf.target
 		}
 	}
-	firstLegIsAgent := agent == nil && !hasAgentLegs && !p.Answered.IsZero() &&
+	// With the PBX's own legs in sight (to a queue or voicemail), the first
+	// leg's answer is the PBX's, not an agent's.
+	firstLegIsAgent := agent == nil && !hasAgentLegs && !hasOtherLegs && !p.Answered.IsZero() &&
 		fs[0].role != roleQueue && fs[0].role != roleVoicemail && (fs[0].role != roleExternal || dir == reboundv1.Direction_DIRECTION_INBOUND)
 	if !p.Answered.IsZero() && agent == nil && !firstLegIsAgent {
 		queueAnswered = true
