@@ -254,6 +254,25 @@ func Run(ctx context.Context, cfg Config, version string, log *slog.Logger) erro
 		defer wg.Done()
 		_ = up.Run(ctx)
 	}()
+	// A live capture can go quiet: tick the pipeline's clock so timeouts,
+	// call ends and the voicemail confirmation window still fire. Pcap
+	// replays carry their own capture time and need no ticks.
+	if len(cfg.Capture.Pcap) == 0 {
+		go func() {
+			tk := time.NewTicker(time.Second)
+			defer tk.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-tk.C:
+					h.mu.Lock()
+					p.Tick(now)
+					h.mu.Unlock()
+				}
+			}
+		}()
+	}
 	var swg sync.WaitGroup
 	for _, s := range sources {
 		swg.Add(1)
