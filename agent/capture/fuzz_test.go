@@ -133,6 +133,11 @@ func FuzzTCPStream(f *testing.F) {
 		if len(stream) > 1<<16 {
 			return
 		}
+		if isWebSocketUpgrade(stream) {
+			// A WebSocket upgrade is only recognised whole in the first
+			// segment (documented), so segmentation may change it.
+			return
+		}
 		whole := tcpFrameAll(t, stream, nil)
 		split := tcpFrameAll(t, stream, cuts)
 		if len(whole) != len(split) {

@@ -240,12 +240,9 @@ func (t *tcpStreams) frame(s *tcpStream, b []byte) int {
 	consumed := 0
 	for {
 		rest := b[consumed:]
-		consumed += skipCRLF(rest)
-		rest = b[consumed:]
-		if len(rest) == 0 {
-			return consumed
-		}
 		if s.resync && s.midLine {
+			// First finish the line being dropped (before skipping
+			// blank lines, which would eat its end).
 			nl := bytes.IndexByte(rest, '\n')
 			if nl < 0 {
 				return len(b)
@@ -253,6 +250,11 @@ func (t *tcpStreams) frame(s *tcpStream, b []byte) int {
 			consumed += nl + 1
 			s.midLine = false
 			continue
+		}
+		consumed += skipCRLF(rest)
+		rest = b[consumed:]
+		if len(rest) == 0 {
+			return consumed
 		}
 		if s.resync {
 			i := findStartLine(rest)
@@ -385,7 +387,7 @@ func isWebSocketUpgrade(b []byte) bool {
 	}
 	end, _ := headerEnd(b)
 	if end < 0 {
-		end = len(b)
+		return false
 	}
 	hdr := b[:end]
 	for len(hdr) > 0 {
