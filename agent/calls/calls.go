@@ -61,6 +61,9 @@ type Engine struct {
 
 const sweepEvery = 250 * time.Millisecond
 
+// maxNotices bounds the message-summary NOTIFYs kept for confirmation.
+const maxNotices = 10000
+
 type group struct {
 	legs    []*leg
 	key     string
@@ -280,6 +283,9 @@ func (e *Engine) nonInvite(d *dialog.Dialog) {
 			box = message.User(ev.Msg.To().Address)
 		}
 		n := notice{at: ev.At, mailbox: box, src: ev.Src.Addr().String(), waiting: ms.Waiting}
+		if len(e.notices) >= maxNotices { // a NOTIFY flood: keep the newest
+			e.notices = append(e.notices[:0], e.notices[len(e.notices)/2:]...)
+		}
 		e.notices = append(e.notices, n)
 		for _, g := range e.groups {
 			if g.held && g.confirmed == nil && ms.Waiting && g.wants(box, ev.At) {
