@@ -132,6 +132,7 @@ func (c *faultConn) Write(p []byte) (int, error) {
 }
 
 type testNode struct {
+	mu                 *sync.RWMutex // the cluster's; guards n against concurrent readers
 	id, dir            string
 	raftAddr, grpcAddr string
 	n                  *Node
@@ -144,6 +145,7 @@ type testCluster struct {
 	nodes map[string]*testNode
 	tune  func(*Config)
 	used  map[string]bool
+	mu    sync.RWMutex
 }
 
 func freePort(t testing.TB) string {
@@ -175,7 +177,7 @@ func newTestCluster(t *testing.T, tune func(*Config)) *testCluster {
 
 // add creates a node (not started) with fixed ports so it can be restarted.
 func (c *testCluster) add(id string) *testNode {
-	tn := &testNode{id: id, dir: c.t.TempDir(), raftAddr: c.port(), grpcAddr: c.port()}
+	tn := &testNode{mu: &c.mu, id: id, dir: c.t.TempDir(), raftAddr: c.port(), grpcAddr: c.port()}
 	c.nodes[id] = tn
 	return tn
 }
@@ -222,8 +224,9 @@ func (c *testCluster) start(tn *testNode, join ...string) {
 	if err != nil {
 		c.t.Fatalf("listen %s: %v", tn.grpcAddr, err)
 	}
+	var n *Node
 	for {
-		tn.n, err = New(cfg)
+		n, err = New(cfg)
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
@@ -234,17 +237,23 @@ func (c *testCluster) start(tn *testNode, join ...string) {
 		c.t.Fatalf("start %s: %v", tn.id, err)
 	}
 	tn.gs = grpc.NewServer()
-	tn.n.Register(tn.gs)
+	n.Register(tn.gs)
 	go tn.gs.Serve(lis)
+	c.mu.Lock()
+	tn.n = n
+	c.mu.Unlock()
 }
 
 func (tn *testNode) stop() {
-	if tn.n == nil {
+	tn.mu.Lock()
+	n := tn.n
+	tn.n = nil
+	tn.mu.Unlock()
+	if n == nil {
 		return
 	}
 	tn.gs.Stop()
-	tn.n.Close()
-	tn.n = nil
+	n.Close()
 }
 
 // boot3 starts a 3-node cluster: a bootstraps, b and c join via a.
@@ -260,6 +269,8 @@ func boot3(t *testing.T, tune func(*Config)) *testCluster {
 }
 
 func (c *testCluster) running() []*testNode {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	var out []*testNode
 	for _, n := range c.nodes {
 		if n.n != nil {
@@ -403,7 +414,9 @@ func (c *testCluster) startIngest(workers int, nodes func() []*testNode) *ingest
 					continue
 				}
 				tn := ns[(w+i)%len(ns)]
+				c.mu.RLock()
 				node := tn.n
+				c.mu.RUnlock()
 				if node == nil {
 					continue
 				}
