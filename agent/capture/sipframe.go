@@ -126,25 +126,30 @@ const (
 
 // frameMessage finds the end of the SIP message at the start of b using the
 // header block and Content-Length (RFC 3261 18.3: mandatory on streams; a
-// missing one means an empty body). max bounds the whole message.
-func frameMessage(b []byte, max int) (int, frameResult) {
-	hdrEnd, sepLen := headerEnd(b)
+// missing one means an empty body). max bounds the whole message. The
+// header end is searched from offset from on (where an earlier call with
+// fewer bytes stopped), so a message arriving in many small segments is not
+// rescanned each time. total is the message length once the headers are
+// complete, even when the body is not.
+func frameMessage(b []byte, max, from int) (total int, res frameResult) {
+	hdrEnd, sepLen := headerEnd(b[min(from, len(b)):])
 	if hdrEnd < 0 {
 		if len(b) > max {
 			return 0, frameMalformed
 		}
 		return 0, frameNeedMore
 	}
+	hdrEnd += min(from, len(b))
 	cl, ok := contentLength(b[:hdrEnd])
 	if !ok {
 		return 0, frameMalformed
 	}
-	total := hdrEnd + sepLen + cl
+	total = hdrEnd + sepLen + cl
 	if total > max {
 		return 0, frameMalformed
 	}
 	if len(b) < total {
-		return 0, frameNeedMore
+		return total, frameNeedMore
 	}
 	return total, frameOK
 }

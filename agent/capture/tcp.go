@@ -37,6 +37,8 @@ type tcpStream struct {
 	buf      []byte // unframed bytes, starting at a message boundary unless resync
 	resync   bool   // discard bytes up to the next SIP start line
 	midLine  bool   // while resyncing, the data starts inside a dropped line
+	hdrScan  int    // header end not found before this offset of the message
+	msgTotal int    // length of the message at buf[0], once its headers are in
 	pending  []pendingSegment
 	held     int
 	lastSeen time.Time
@@ -106,6 +108,7 @@ func (t *tcpStreams) segment(src, dst netip.AddrPort, seq uint32, syn, fin bool,
 		s.next = seq + 1
 		t.held -= s.held
 		s.buf, s.pending, s.held = s.buf[:0], nil, 0
+		s.hdrScan, s.msgTotal, s.resync, s.midLine = 0, 0, false, false
 		seq++
 	}
 	if len(payload) > 0 {
@@ -192,6 +195,7 @@ func (t *tcpStreams) drainPending(s *tcpStream) {
 func (t *tcpStreams) skipGap(s *tcpStream, seq uint32) {
 	s.buf = s.buf[:0]
 	s.resync, s.midLine = true, false
+	s.hdrScan, s.msgTotal = 0, 0
 	t.d.c.tcpResyncs.Add(1)
 	earliest := seq
 	for _, p := range s.pending {
@@ -288,18 +292,30 @@ func (t *tcpStreams) frame(s *tcpStream, b []byte) int {
 			s.resync, s.midLine = true, true // skip the rest of this line
 			continue
 		}
-		n, res := frameMessage(rest, d.cfg.MaxMessageSize)
+		if s.msgTotal > 0 && len(rest) < s.msgTotal {
+			return consumed // still waiting for the body
+		}
+		n, res := frameMessage(rest, d.cfg.MaxMessageSize, s.hdrScan)
 		switch res {
 		case frameNeedMore:
+			// rest starts at the message and the caller keeps it at
+			// buf[0]: remember how far we got.
+			if n > 0 {
+				s.msgTotal = n
+			} else {
+				s.hdrScan = max(0, len(rest)-3)
+			}
 			return consumed
 		case frameMalformed:
 			d.c.malformed.Add(1)
 			d.c.tcpResyncs.Add(1)
 			s.resync, s.midLine = true, true
+			s.hdrScan, s.msgTotal = 0, 0
 			continue
 		}
 		d.emitSIP(s.key.src, s.key.dst, "tcp", rest[:n])
 		consumed += n
+		s.hdrScan, s.msgTotal = 0, 0
 	}
 }
 

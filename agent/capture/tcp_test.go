@@ -286,3 +286,25 @@ func TestWebSocketStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPTinySegments delivers a 60 KB INVITE one byte per segment (a
+// slow-loris sender): it must come out whole, and the header search
+// resumes where it stopped instead of rescanning the buffer each time.
+func TestTCPTinySegments(t *testing.T) {
+	c := &collector{}
+	var counters Counters
+	d := newDecoder(Config{}, &counters, c)
+	d.at = mustTime(t)
+	big := sipInvite("tiny", 60000)
+	stream := append(append([]byte{}, big...), sipResponse("tiny", 100, "Trying")...)
+	for i := range stream {
+		d.streams.segment(caller4, pbx4, uint32(1+i), false, false, stream[i:i+1])
+	}
+	if len(c.msgs) != 2 || !bytes.Equal(c.msgs[0].Raw, big) {
+		t.Fatalf("got %d messages; stats %+v", len(c.msgs), counters.Snapshot())
+	}
+	s := d.streams.flows[flowKey{caller4, pbx4}]
+	if s == nil || s.hdrScan != 0 || s.msgTotal != 0 || len(s.buf) != 0 {
+		t.Errorf("stream state not reset after the messages: %+v", s)
+	}
+}
