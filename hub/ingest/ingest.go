@@ -6,6 +6,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -62,8 +63,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// MaxBatch is the most records per Apply call (default 256).
 	MaxBatch int
-	// OnResult receives every command result from agents (for example dial
-	// results, which hub.go turns into state commands). Optional.
+	// OnResult receives command results from agents (for example dial
+	// results, which hub.go turns into state commands), each on its own
+	// goroutine; recording chunks go only to the fetcher. Optional.
 	OnResult func(site Site, res *reboundv1.CommandResult)
 	// Registerer receives the ingest metrics (optional).
 	Registerer prometheus.Registerer
@@ -362,8 +364,10 @@ func (s *Server) detach(ss *session) {
 }
 
 func (s *Server) deliver(ss *session, res *reboundv1.CommandResult) {
-	if s.cfg.OnResult != nil {
-		s.cfg.OnResult(ss.site, res)
+	if s.cfg.OnResult != nil && len(res.GetChunk()) == 0 {
+		// Off the receive goroutine: recording a result is a raft write and
+		// must not stall the records behind it.
+		go s.cfg.OnResult(ss.site, res)
 	}
 	ss.mu.Lock()
 	ch, ok := ss.pending[res.GetCommandId()]
@@ -451,3 +455,22 @@ func (s *Server) FetchRecording(ctx context.Context, siteID, ref string, max int
 		}
 	}
 }
+
+// maxRecording bounds a recording fetched into memory (a one-hour stereo
+// 8 kHz 16-bit WAV is about 115 MB; CSR calls are far shorter).
+const maxRecording = 256 << 20
+
+// Open fetches a recording from the site's agent for playback, with Range
+// support through the returned ReadSeeker (it satisfies hub/api's
+// Recordings). The modification time is unknown, so it is zero.
+func (s *Server) Open(ctx context.Context, siteID, ref string) (io.ReadSeekCloser, time.Time, error) {
+	b, err := s.FetchRecording(ctx, siteID, ref, maxRecording)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return nopCloser{bytes.NewReader(b)}, time.Time{}, nil
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }

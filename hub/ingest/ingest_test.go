@@ -293,6 +293,10 @@ func TestFetchRecordingFromAgent(t *testing.T) {
 	if string(data) != "RIFFWAVE" {
 		t.Fatalf("fetched %q", data)
 	}
+	// Without a connected agent, Open reports it rather than inventing data.
+	if _, _, err := f.srv.Open(context.Background(), "s_absent", "x.wav"); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("open from an absent site: %v", err)
+	}
 	if _, err := f.srv.SendCommand(context.Background(), "s_absent", &reboundv1.AgentCommand{}); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("command to an absent site: %v", err)
 	}
