@@ -157,6 +157,10 @@ func advertise(bind, explicit string) string {
 	h, _ := os.Hostname()
 	if h == "" {
 		h = "127.0.0.1"
+	} else if _, err := net.LookupHost(h); err != nil {
+		// An unresolvable hostname would stop even a single node from
+		// starting; a multi-node cluster sets advertise_* explicitly.
+		h = "127.0.0.1"
 	}
 	return net.JoinHostPort(h, port)
 }
