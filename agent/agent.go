@@ -30,6 +30,7 @@ import (
 	"github.com/reboundhq/rebound/agent/pipeline"
 	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
 	"github.com/reboundhq/rebound/recorder"
+	"github.com/reboundhq/rebound/transcribe"
 )
 
 // Config is the agent's YAML config (docs/examples/agent.yaml).
@@ -41,7 +42,9 @@ type Config struct {
 	Capture    CaptureConfig   `yaml:"capture"`
 	Recordings recorder.Config `yaml:"recordings"`
 	Calls      calls.Config    `yaml:"calls"`
-	Log        LogConfig       `yaml:"log"`
+	// Transcribe runs speech-to-text on site, per channel, before anything leaves.
+	Transcribe transcribe.Config `yaml:"transcribe"`
+	Log        LogConfig         `yaml:"log"`
 }
 
 // HubConfig says where and how to ship records.
@@ -131,6 +134,18 @@ func (c *Config) Validate() error {
 	if err := c.Calls.Validate(); err != nil {
 		return fmt.Errorf("calls: %w", err)
 	}
+	switch c.Transcribe.Backend {
+	case "", "none":
+	case "openai":
+		if c.Recordings.Dir == "" {
+			return errors.New("transcribe.backend: openai needs recordings.dir, since it transcribes the recordings")
+		}
+	default:
+		return fmt.Errorf("transcribe.backend: %q is not none or openai", c.Transcribe.Backend)
+	}
+	if err := c.Transcribe.ValidateOutcomes(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -168,6 +183,17 @@ func Run(ctx context.Context, cfg Config, version string, log *slog.Logger) erro
 			go rec.RunRetention(ctx, time.Hour) // stops with ctx; deletions are logged
 		}
 	}
+	stt, err := transcribe.New(cfg.Transcribe, log.With("component", "transcribe"))
+	if err != nil {
+		return err
+	}
+	// Transcripts follow their records as updates (same call_id, next
+	// revision); a record never waits in memory for its transcript.
+	transcripts := transcribe.NewRunner(stt, cfg.Transcribe, log.With("component", "transcribe"))
+	var holding sync.WaitGroup // records held for up to transcribe.wait
+	defer transcripts.Wait()   // before ob.Close (defers run last-in first-out)
+	defer holding.Wait()
+
 	var putErrs prometheus.Counter = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "rebound_agent_outbox_put_errors_total", Help: "Records that could not be written to the outbox."})
 	records := prometheus.NewCounter(prometheus.CounterOpts{Name: "rebound_agent_records_total", Help: "Call records produced."})
@@ -176,10 +202,22 @@ func Run(ctx context.Context, cfg Config, version string, log *slog.Logger) erro
 		SiteID: cfg.SiteID, Calls: cfg.Calls, Recorder: rec, Logger: log.With("component", "pipeline"),
 		Emit: func(r *reboundv1.CallRecord) {
 			records.Inc()
-			if err := ob.Put(r); err != nil {
-				putErrs.Inc()
-				log.Error("outbox put failed; record lost", "call_id", r.GetCallId(), "err", err)
+			put := func(r *reboundv1.CallRecord) {
+				if err := ob.Put(r); err != nil {
+					putErrs.Inc()
+					log.Error("outbox put failed; record lost", "call_id", r.GetCallId(), "err", err)
+				}
 			}
+			wav := ""
+			if ref := r.GetRecording().GetRef(); ref != "" {
+				wav = filepath.Join(cfg.Recordings.Dir, ref)
+			}
+			if cfg.Transcribe.Wait > 0 {
+				// Start may block up to Wait: keep it off the capture path.
+				holding.Go(func() { put(transcripts.Start(ctx, r, wav, put)) })
+				return
+			}
+			put(transcripts.Start(ctx, r, wav, put))
 		},
 	})
 	if err != nil {
