@@ -30,6 +30,7 @@ import (
 	"github.com/reboundhq/rebound/agent/pipeline"
 	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
 	"github.com/reboundhq/rebound/recorder"
+	"github.com/reboundhq/rebound/sip/dialer"
 	"github.com/reboundhq/rebound/transcribe"
 )
 
@@ -45,6 +46,8 @@ type Config struct {
 	// Transcribe runs speech-to-text on site, per channel, before anything leaves.
 	Transcribe transcribe.Config `yaml:"transcribe"`
 	Log        LogConfig         `yaml:"log"`
+	// Dialer places click-to-calls through the PBX (empty proxy: off).
+	Dialer dialer.Config `yaml:"dialer"`
 }
 
 // HubConfig says where and how to ship records.
@@ -146,6 +149,11 @@ func (c *Config) Validate() error {
 	if err := c.Transcribe.ValidateOutcomes(); err != nil {
 		return err
 	}
+	if c.Dialer.Enabled() {
+		if err := c.Dialer.Validate(); err != nil {
+			return fmt.Errorf("dialer.%w", err)
+		}
+	}
 	return nil
 }
 
@@ -227,9 +235,16 @@ func Run(ctx context.Context, cfg Config, version string, log *slog.Logger) erro
 	// The pipeline is single-threaded: sources (and heartbeats reading its
 	// stats) share it under a lock.
 	h := &lockedHandler{p: p}
+	cmds := &commands{dir: cfg.Recordings.Dir, log: log}
+	if cfg.Dialer.Enabled() {
+		if cmds.dial, err = dialer.New(cfg.Dialer, log.With("component", "dialer")); err != nil {
+			return err
+		}
+		defer cmds.dial.Close()
+	}
 	var sources []capture.Source
 	ucfg := outbox.UplinkConfig{Hubs: cfg.Hub.Addresses, SiteID: cfg.SiteID, Token: token, Version: version,
-		Logger: log, Handler: &commands{dir: cfg.Recordings.Dir},
+		Logger: log, Handler: cmds,
 		Counters: func() map[string]uint64 { return healthCounters(h, sources) }}
 	if !cfg.Hub.TLS.Insecure {
 		if ucfg.TLS, err = clientTLS(cfg.Hub.TLS); err != nil {
@@ -370,9 +385,13 @@ func (l *lockedHandler) Datagram(d capture.Datagram) {
 	l.mu.Unlock()
 }
 
-// commands executes hub commands: recording fetch now; click-to-call is
-// answered "unsupported" until the dialer lands.
-type commands struct{ dir string }
+// commands executes hub commands: recording fetch and click-to-call (when
+// a dialer is configured).
+type commands struct {
+	dir  string
+	dial *dialer.Dialer
+	log  *slog.Logger
+}
 
 const fetchChunk = 256 << 10
 
@@ -381,11 +400,29 @@ func (c *commands) Handle(ctx context.Context, cmd *reboundv1.AgentCommand, send
 	case *reboundv1.AgentCommand_FetchRecording:
 		c.fetch(ctx, v.FetchRecording, send)
 	case *reboundv1.AgentCommand_Dial:
-		_ = send(&reboundv1.CommandResult{Error: "this agent has no SIP dialer configured",
-			DialOutcome: reboundv1.CommandResult_DIAL_OUTCOME_FAILED})
+		if c.dial == nil {
+			_ = send(&reboundv1.CommandResult{Error: "this agent has no SIP dialer configured",
+				DialOutcome: reboundv1.CommandResult_DIAL_OUTCOME_FAILED})
+			return
+		}
+		_ = send(c.call(ctx, v.Dial))
 	default:
 		_ = send(&reboundv1.CommandResult{Error: "unsupported command"})
 	}
+}
+
+// call runs one click-to-call; its outcome numbers match DialOutcome.
+func (c *commands) call(ctx context.Context, d *reboundv1.DialCommand) *reboundv1.CommandResult {
+	out, err := c.dial.Call(ctx, dialer.DialRequest{CSRExtension: d.GetCsrExtension(), CustomerNumber: d.GetCustomerNumber(),
+		CallerID: d.GetCallerId(), RingTimeout: time.Duration(d.GetRingTimeoutSeconds()) * time.Second})
+	r := &reboundv1.CommandResult{Ok: out == dialer.OutcomeAnswered, DialOutcome: reboundv1.CommandResult_DialOutcome(out)}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if c.log != nil {
+		c.log.Info("click-to-call", "lead_id", d.GetLeadId(), "csr", d.GetCsrExtension(), "outcome", out.String(), "err", err)
+	}
+	return r
 }
 
 func (c *commands) fetch(ctx context.Context, f *reboundv1.FetchRecording, send func(*reboundv1.CommandResult) error) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
 	"github.com/reboundhq/rebound/sip/siptest"
 )
 
@@ -150,4 +151,19 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
 	return len(p), nil
+}
+
+// The agent converts Outcome to the proto enum by number.
+func TestOutcomeMatchesProto(t *testing.T) {
+	for o, want := range map[Outcome]reboundv1.CommandResult_DialOutcome{
+		OutcomeUnspecified: reboundv1.CommandResult_DIAL_OUTCOME_UNSPECIFIED,
+		OutcomeAnswered:    reboundv1.CommandResult_DIAL_OUTCOME_ANSWERED,
+		OutcomeBusy:        reboundv1.CommandResult_DIAL_OUTCOME_BUSY,
+		OutcomeNoAnswer:    reboundv1.CommandResult_DIAL_OUTCOME_NO_ANSWER,
+		OutcomeFailed:      reboundv1.CommandResult_DIAL_OUTCOME_FAILED,
+	} {
+		if reboundv1.CommandResult_DialOutcome(o) != want {
+			t.Errorf("%v = %d, proto %v = %d", o, o, want, want)
+		}
+	}
 }
