@@ -6,7 +6,7 @@ STATICCHECK_VERSION        := v0.8.2
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 PKGS          := ./...
 
-.PHONY: all build test lint fmt-check vet staticcheck unit proto proto-check tools soak bench model fuzz-smoke
+.PHONY: all build test fmt-check vet staticcheck unit faults proto proto-check tools soak bench model
 
 all: build
 
@@ -14,7 +14,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -o bin/rebound ./cmd/rebound
 
 # test: formatting, vet, staticcheck, generated-code freshness, then the whole suite.
-test: fmt-check vet staticcheck proto-check unit
+test: fmt-check vet staticcheck proto-check unit faults
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
@@ -29,6 +29,12 @@ staticcheck:
 
 unit:
 	$(GO) test -short -count=1 -timeout 40m $(PKGS)
+
+# faults: the cluster and uplink fault tests again, three times over, so a flake shows in CI.
+FAULT_TESTS := ^(TestLeaderKillUnderIngest|TestFollowerRestartCatchesUpBySnapshot|TestRemoveAndReAdd|TestPartitionedMinorityCannotCommit|TestLinearizableRegister|TestRaftOverMutualTLS|TestBackupRestoreSeedsNewCluster)$$
+faults:
+	$(GO) test -short -count=3 -timeout 15m -run '$(FAULT_TESTS)' ./hub/cluster/
+	$(GO) test -short -count=3 -timeout 15m -run '^TestUplinkExactlyOnceAcrossAgentKillAndHubOutage$$' ./cmd/rebound/
 
 # soak: the long fault and load runs that -short skips.
 soak:
