@@ -111,7 +111,8 @@ type DialRequest struct {
 	CSRExtension   string
 	CustomerNumber string
 	// CallerID is the outbound caller ID and callback number (From user and
-	// P-Asserted-Identity).
+	// P-Asserted-Identity). Empty: From is the dialer's account, and the
+	// PBX applies its own caller ID.
 	CallerID string
 	// CallerName is the From display name (default: CallerID).
 	CallerName string
@@ -231,7 +232,7 @@ func (d *Dialer) Close() error {
 // other than answered. Cancelling ctx while ringing sends CANCEL.
 func (d *Dialer) Call(ctx context.Context, req DialRequest) (Outcome, error) {
 	for _, f := range []struct{ name, v string }{{"csr extension", req.CSRExtension}, {"customer number", req.CustomerNumber}, {"caller id", req.CallerID}} {
-		if !numberRe.MatchString(f.v) {
+		if (f.v != "" || f.name != "caller id") && !numberRe.MatchString(f.v) {
 			return OutcomeFailed, fmt.Errorf("dialer: bad %s %q", f.name, f.v)
 		}
 	}
@@ -239,20 +240,35 @@ func (d *Dialer) Call(ctx context.Context, req DialRequest) (Outcome, error) {
 	if ring <= 0 {
 		ring = d.cfg.RingTimeout
 	}
-	name := req.CallerName
+	// The display name goes into quoted strings: drop what could end the
+	// quote or the header.
+	name := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' {
+			return -1
+		}
+		return r
+	}, req.CallerName)
 	if name == "" {
 		name = req.CallerID
+	}
+	fromUser := req.CallerID
+	if fromUser == "" {
+		if fromUser = d.cfg.Username; !numberRe.MatchString(fromUser) {
+			fromUser = "rebound"
+		}
 	}
 
 	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: req.CSRExtension, Host: d.cfg.Domain})
 	// A preloaded Route (RFC 3261 8.1.2) sends the INVITE, and the CANCEL
 	// and non-2xx ACK copied from it, through the PBX whatever the domain.
 	inv.AppendHeader(sip.NewHeader("Route", "<sip:"+d.cfg.Proxy+";lr>"))
-	from := &sip.FromHeader{DisplayName: name, Address: sip.Uri{Scheme: "sip", User: req.CallerID, Host: d.cfg.Domain}, Params: sip.NewParams()}
+	from := &sip.FromHeader{DisplayName: name, Address: sip.Uri{Scheme: "sip", User: fromUser, Host: d.cfg.Domain}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	inv.AppendHeader(from)
 	inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: req.CSRExtension, Host: d.cfg.Domain}, Params: sip.NewParams()})
-	inv.AppendHeader(sip.NewHeader("P-Asserted-Identity", fmt.Sprintf("%q <sip:%s@%s>", name, req.CallerID, d.cfg.Domain)))
+	if req.CallerID != "" {
+		inv.AppendHeader(sip.NewHeader("P-Asserted-Identity", fmt.Sprintf("\"%s\" <sip:%s@%s>", name, req.CallerID, d.cfg.Domain)))
+	}
 	inv.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, NOTIFY, OPTIONS"))
 	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	inv.SetBody(d.offer())
@@ -326,7 +342,9 @@ func (d *Dialer) refer(ctx context.Context, sess *sipgo.DialogClientSession, c *
 	target := fmt.Sprintf("<sip:%s@%s>", req.CustomerNumber, d.cfg.Domain)
 	ref := sip.NewRequest(sip.REFER, sess.InviteResponse.Contact().Address)
 	ref.AppendHeader(sip.NewHeader("Refer-To", target))
-	ref.AppendHeader(sip.NewHeader("Referred-By", fmt.Sprintf("<sip:%s@%s>", req.CallerID, d.cfg.Domain)))
+	if req.CallerID != "" {
+		ref.AppendHeader(sip.NewHeader("Referred-By", fmt.Sprintf("<sip:%s@%s>", req.CallerID, d.cfg.Domain)))
+	}
 	ref.Laddr = sess.InviteRequest.Laddr
 	res, err := sess.Do(ctx, ref)
 	if err != nil {

@@ -28,6 +28,8 @@ func TestCallAgainstSipp(t *testing.T) {
 		{"uas_answer_refer.xml", OutcomeAnswered, 5 * time.Second},
 		{"uas_busy.xml", OutcomeBusy, 5 * time.Second},
 		{"uas_ring_cancel.xml", OutcomeNoAnswer, 1 * time.Second},
+		{"uas_proxyauth_customer_busy.xml", OutcomeBusy, 5 * time.Second},
+		{"uas_refer_then_bye.xml", OutcomeAnswered, 5 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.scenario, func(t *testing.T) {
@@ -61,7 +63,7 @@ func TestCallAgainstSipp(t *testing.T) {
 			defer d.Close()
 
 			got, callErr := d.Call(ctx, DialRequest{CSRExtension: "201", CustomerNumber: "+15557654321",
-				CallerID: "5550100", CallerName: "Acme", RingTimeout: tc.ring})
+				CallerID: "5550100", CallerName: "Ac\"me\r\n", RingTimeout: tc.ring})
 			if got != tc.want {
 				t.Errorf("outcome = %v (err %v), want %v", got, callErr, tc.want)
 			}
@@ -138,7 +140,8 @@ func TestCallRejectsBadNumbers(t *testing.T) {
 	for _, r := range []DialRequest{
 		{CSRExtension: "201>", CustomerNumber: "1", CallerID: "1"},
 		{CSRExtension: "201", CustomerNumber: "1@evil.example", CallerID: "1"},
-		{CSRExtension: "201", CustomerNumber: "1", CallerID: ""},
+		{CSRExtension: "201", CustomerNumber: "1", CallerID: "1\r\nX: y"},
+		{CSRExtension: "", CustomerNumber: "1"},
 	} {
 		if o, err := d.Call(context.Background(), r); o != OutcomeFailed || err == nil {
 			t.Errorf("Call(%+v) = %v, %v; want failed with error", r, o, err)
