@@ -179,7 +179,10 @@ func New(cfg Config, log *slog.Logger) (*Dialer, error) {
 	port, _ := strconv.Atoi(ps)
 	d := &Dialer{cfg: cfg, password: pw, log: log, host: host, port: port, calls: map[string]*call{}}
 
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("rebound-dialer"), sipgo.WithUserAgentHostname(host))
+	// Every sipgo layer logs through our logger, never the global one.
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("rebound-dialer"), sipgo.WithUserAgentHostname(host),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))
 	if err != nil {
 		return nil, fmt.Errorf("dialer: %w", err)
 	}
