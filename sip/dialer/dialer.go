@@ -306,6 +306,12 @@ func (d *Dialer) Call(ctx context.Context, req DialRequest) (Outcome, error) {
 	err = sess.WaitAnswer(rctx, sipgo.AnswerOptions{Username: d.cfg.Username, Password: d.password})
 	cancel()
 	if err != nil {
+		if r := sess.InviteResponse; r != nil && r.IsSuccess() {
+			// The CSR picked up as our CANCEL crossed the 200 (RFC 3261
+			// 9.2): confirm and release that leg so the phone is not left
+			// in a call with nobody, then report the timeout as usual.
+			d.release(ctx, sess, req)
+		}
 		return d.failure(ctx, req, err)
 	}
 	if err := sess.Ack(ctx); err != nil {
@@ -313,12 +319,26 @@ func (d *Dialer) Call(ctx context.Context, req DialRequest) (Outcome, error) {
 	}
 	d.log.Info("csr answered, connecting customer", "csr", req.CSRExtension)
 	out, err := d.refer(ctx, sess, c, req)
-	bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer bcancel()
-	if berr := sess.Bye(bctx); berr != nil {
-		d.log.Warn("bye of our leg failed", "csr", req.CSRExtension, "err", berr)
-	}
+	d.bye(ctx, sess, req)
 	return out, err
+}
+
+// release ACKs a late 2xx and hangs up.
+func (d *Dialer) release(ctx context.Context, sess *sipgo.DialogClientSession, req DialRequest) {
+	if err := sess.Ack(context.WithoutCancel(ctx)); err != nil {
+		d.log.Warn("ack of a late answer failed", "csr", req.CSRExtension, "err", err)
+		return
+	}
+	d.bye(ctx, sess, req)
+}
+
+// bye hangs up our leg, even when ctx has ended.
+func (d *Dialer) bye(ctx context.Context, sess *sipgo.DialogClientSession, req DialRequest) {
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := sess.Bye(bctx); err != nil {
+		d.log.Warn("bye of our leg failed", "csr", req.CSRExtension, "err", err)
+	}
 }
 
 // failure maps a failed INVITE to an outcome.
