@@ -18,6 +18,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 )
 
 // Config is the dialer's YAML section in the agent config.
@@ -362,14 +363,25 @@ func (d *Dialer) failure(ctx context.Context, req DialRequest, err error) (Outco
 
 // refer asks the CSR's side to call the customer and waits for the result.
 func (d *Dialer) refer(ctx context.Context, sess *sipgo.DialogClientSession, c *call, req DialRequest) (Outcome, error) {
-	target := fmt.Sprintf("<sip:%s@%s>", req.CustomerNumber, d.cfg.Domain)
-	ref := sip.NewRequest(sip.REFER, sess.InviteResponse.Contact().Address)
-	ref.AppendHeader(sip.NewHeader("Refer-To", target))
-	if req.CallerID != "" {
-		ref.AppendHeader(sip.NewHeader("Referred-By", fmt.Sprintf("<sip:%s@%s>", req.CallerID, d.cfg.Domain)))
+	newRefer := func() *sip.Request {
+		ref := sip.NewRequest(sip.REFER, sess.InviteResponse.Contact().Address)
+		ref.AppendHeader(sip.NewHeader("Refer-To", fmt.Sprintf("<sip:%s@%s>", req.CustomerNumber, d.cfg.Domain)))
+		if req.CallerID != "" {
+			ref.AppendHeader(sip.NewHeader("Referred-By", fmt.Sprintf("<sip:%s@%s>", req.CallerID, d.cfg.Domain)))
+		}
+		ref.Laddr = sess.InviteRequest.Laddr
+		return ref
 	}
-	ref.Laddr = sess.InviteRequest.Laddr
-	res, err := sess.Do(ctx, ref)
+	res, err := sess.Do(ctx, newRefer())
+	if err == nil && (res.StatusCode == 401 || res.StatusCode == 407) && d.password != "" {
+		// Some PBXes challenge in-dialog requests too. Answer once, as a new
+		// in-dialog request so the dialog's CSeq stays in step.
+		ref := newRefer()
+		if err := d.authorize(ref, res); err != nil {
+			return OutcomeFailed, fmt.Errorf("dialer: refer: %w", err)
+		}
+		res, err = sess.Do(ctx, ref)
+	}
 	if err != nil {
 		return OutcomeFailed, fmt.Errorf("dialer: refer: %w", err)
 	}
@@ -390,6 +402,30 @@ func (d *Dialer) refer(ctx context.Context, sess *sipgo.DialogClientSession, c *
 	case <-ctx.Done():
 		return OutcomeFailed, fmt.Errorf("dialer: waiting for transfer: %w", ctx.Err())
 	}
+}
+
+// authorize adds digest credentials answering res's challenge to req.
+func (d *Dialer) authorize(req *sip.Request, res *sip.Response) error {
+	chHdr, crHdr := "WWW-Authenticate", "Authorization"
+	if res.StatusCode == 407 {
+		chHdr, crHdr = "Proxy-Authenticate", "Proxy-Authorization"
+	}
+	h := res.GetHeader(chHdr)
+	if h == nil {
+		return fmt.Errorf("%d without %s", res.StatusCode, chHdr)
+	}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		return fmt.Errorf("%s: %w", chHdr, err)
+	}
+	chal.Algorithm = strings.ToUpper(chal.Algorithm)
+	cred, err := digest.Digest(chal, digest.Options{Method: req.Method.String(), URI: req.Recipient.Addr(),
+		Username: d.cfg.Username, Password: d.password})
+	if err != nil {
+		return fmt.Errorf("digest: %w", err)
+	}
+	req.AppendHeader(sip.NewHeader(crHdr, cred.String()))
+	return nil
 }
 
 func sipfragOutcome(code int, customer string) (Outcome, error) {

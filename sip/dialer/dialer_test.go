@@ -31,6 +31,7 @@ func TestCallAgainstSipp(t *testing.T) {
 		{"uas_proxyauth_customer_busy.xml", OutcomeBusy, 5 * time.Second},
 		{"uas_refer_then_bye.xml", OutcomeAnswered, 5 * time.Second},
 		{"uas_answer_crosses_cancel.xml", OutcomeNoAnswer, 1 * time.Second},
+		{"uas_refer_auth_then_bye.xml", OutcomeAnswered, 5 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.scenario, func(t *testing.T) {
