@@ -414,7 +414,7 @@ func (c *commands) Handle(ctx context.Context, cmd *reboundv1.AgentCommand, send
 // call runs one click-to-call; its outcome numbers match DialOutcome.
 func (c *commands) call(ctx context.Context, d *reboundv1.DialCommand) *reboundv1.CommandResult {
 	out, err := c.dial.Call(ctx, dialer.DialRequest{CSRExtension: d.GetCsrExtension(), CustomerNumber: d.GetCustomerNumber(),
-		CallerID: d.GetCallerId(), RingTimeout: time.Duration(d.GetRingTimeoutSeconds()) * time.Second})
+		CallerID: d.GetCallerId(), CallerName: d.GetCallerName(), RingTimeout: time.Duration(d.GetRingTimeoutSeconds()) * time.Second})
 	r := &reboundv1.CommandResult{Ok: out == dialer.OutcomeAnswered, DialOutcome: reboundv1.CommandResult_DialOutcome(out)}
 	if err != nil {
 		r.Error = err.Error()

@@ -99,9 +99,9 @@ func (s *siteHub) agentConfig(t *testing.T) agent.Config {
 	return cfg
 }
 
-// runAgent runs `rebound agent` with cfg until done holds for the site's
-// calls in the hub, then stops it and returns those calls.
-func (s *siteHub) runAgent(t *testing.T, cfg agent.Config, done func([]state.Call) bool) []state.Call {
+// startAgent runs `rebound agent` with cfg until the returned stop is
+// called; stop fails the test if the agent did not exit cleanly.
+func (s *siteHub) startAgent(t *testing.T, cfg agent.Config) (stop func()) {
 	t.Helper()
 	y, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -111,20 +111,29 @@ func (s *siteHub) runAgent(t *testing.T, cfg agent.Config, done func([]state.Cal
 	if err := os.WriteFile(cfgFile, y, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	actx, cancel := context.WithCancel(ctx)
+	actx, cancel := context.WithCancel(context.Background())
 	var out, errb bytes.Buffer
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run(actx, []string{"agent", "--config", cfgFile}, stdio{Stdout: &out, Stderr: &errb})
 	}()
+	return func() {
+		cancel()
+		if code := <-exited; code != 0 {
+			t.Fatalf("agent exit %d: %s", code, errb.String())
+		}
+	}
+}
+
+// runAgent runs `rebound agent` with cfg until done holds for the site's
+// calls in the hub, then stops it and returns those calls.
+func (s *siteHub) runAgent(t *testing.T, cfg agent.Config, done func([]state.Call) bool) []state.Call {
+	t.Helper()
+	stop := s.startAgent(t, cfg)
+	defer stop()
+	ctx := context.Background()
 	var got []state.Call
 	waitUntil(t, "the site's calls in the hub", 60*time.Second, func() bool {
-		select {
-		case code := <-exited:
-			t.Fatalf("agent exited %d: %s", code, errb.String())
-		default:
-		}
 		got = got[:0]
 		_ = s.h.srv.Node.View(ctx, false, func(tx *bbolt.Tx) error {
 			page, err := state.ListCalls(tx, state.CallQuery{Tenant: s.tenant, Limit: 100})
@@ -137,9 +146,5 @@ func (s *siteHub) runAgent(t *testing.T, cfg agent.Config, done func([]state.Cal
 		})
 		return done(got)
 	})
-	cancel()
-	if code := <-exited; code != 0 {
-		t.Fatalf("agent exit %d: %s", code, errb.String())
-	}
 	return got
 }

@@ -537,7 +537,7 @@ type dialResult struct {
 func (a *API) leadCmd(cmd string) handler {
 	return func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		id := r.PathValue("id")
-		var siteID, callerID string
+		var siteID, callerID, callerName string
 		var ext string
 		tenant, err := a.objectTenant(r, rc, func(tx *bbolt.Tx) (string, bool) {
 			l, ok, _ := state.GetLead(tx, id)
@@ -549,6 +549,9 @@ func (a *API) leadCmd(cmd string) handler {
 			}
 			s, _ := state.GetSettings(tx, l.TenantID)
 			callerID = s.OutboundCallerID
+			if tn, ok, _ := state.GetTenant(tx, l.TenantID); ok {
+				callerName = tn.Name
+			}
 			if m, ok := rc.user.Membership(l.TenantID); ok {
 				ext = m.Extension
 			}
@@ -581,7 +584,7 @@ func (a *API) leadCmd(cmd string) handler {
 				out = newLookup(tx).notes([]state.Note{*res.Note})[0]
 			case state.CmdLeadCall:
 				status = 202
-				d := a.dial(r, res.DialID, siteID, ext, res.Lead.Phone, callerID, id, tenant)
+				d := a.dial(r, res.DialID, siteID, ext, res.Lead.Phone, callerID, callerName, id, tenant)
 				out = map[string]any{"lead": lv, "dial": d}
 			}
 			return nil
@@ -596,7 +599,7 @@ func (a *API) leadCmd(cmd string) handler {
 
 // dial sends click-to-call to the site's agent. The status change is already committed;
 // a dial that cannot be sent is reported, not fatal.
-func (a *API) dial(r *http.Request, dialID, siteID, ext, phone, callerID, itemID, tenant string) dialResult {
+func (a *API) dial(r *http.Request, dialID, siteID, ext, phone, callerID, callerName, itemID, tenant string) dialResult {
 	d := dialResult{ID: dialID}
 	switch {
 	case a.cfg.Dialer == nil:
@@ -607,7 +610,7 @@ func (a *API) dial(r *http.Request, dialID, siteID, ext, phone, callerID, itemID
 		d.Error = "you have no extension in this account"
 	default:
 		err := a.cfg.Dialer.Dial(r.Context(), siteID, &reboundv1.AgentCommand{Id: dialID, Cmd: &reboundv1.AgentCommand_Dial{Dial: &reboundv1.DialCommand{
-			CsrExtension: ext, CustomerNumber: phone, CallerId: callerID, LeadId: itemID, TenantId: tenant, RingTimeoutSeconds: 30}}})
+			CsrExtension: ext, CustomerNumber: phone, CallerId: callerID, CallerName: callerName, LeadId: itemID, TenantId: tenant, RingTimeoutSeconds: 30}}})
 		if err != nil {
 			d.Error = err.Error()
 		} else {
@@ -621,7 +624,7 @@ func (a *API) dial(r *http.Request, dialID, siteID, ext, phone, callerID, itemID
 func (a *API) abCmd(cmd string) handler {
 	return func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		id := r.PathValue("id")
-		var siteID, callerID, ext string
+		var siteID, callerID, callerName, ext string
 		tenant, err := a.objectTenant(r, rc, func(tx *bbolt.Tx) (string, bool) {
 			ab, ok, _ := state.GetAbandoned(tx, id)
 			if !ok {
@@ -632,6 +635,9 @@ func (a *API) abCmd(cmd string) handler {
 			}
 			s, _ := state.GetSettings(tx, ab.TenantID)
 			callerID = s.OutboundCallerID
+			if tn, ok, _ := state.GetTenant(tx, ab.TenantID); ok {
+				callerName = tn.Name
+			}
 			if m, ok := rc.user.Membership(ab.TenantID); ok {
 				ext = m.Extension
 			}
@@ -662,7 +668,7 @@ func (a *API) abCmd(cmd string) handler {
 				out = newLookup(tx).notes([]state.Note{*res.Note})[0]
 			case state.CmdAbCall:
 				status = 202
-				out = map[string]any{"abandoned": av, "dial": a.dial(r, res.DialID, siteID, ext, res.Abandoned.Phone, callerID, id, tenant)}
+				out = map[string]any{"abandoned": av, "dial": a.dial(r, res.DialID, siteID, ext, res.Abandoned.Phone, callerID, callerName, id, tenant)}
 			}
 			return nil
 		})

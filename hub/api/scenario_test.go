@@ -168,6 +168,10 @@ func TestSeedUseCases(t *testing.T) {
 		if d.site != "s1" || d.cmd.GetDial().GetCsrExtension() != "201" || d.cmd.GetDial().GetCustomerNumber() != "5125550199" || d.cmd.GetDial().GetLeadId() != lead.ID {
 			t.Fatalf("dial command: %v %v", d.site, d.cmd)
 		}
+		// The customer sees the business calling back, not a bare number.
+		if d.cmd.GetDial().GetCallerName() != "Acme Plumbing" {
+			t.Fatalf("dial caller name %q, want the account's name", d.cmd.GetDial().GetCallerName())
+		}
 		// The agent reports the result later; it lands on the lead's audit trail.
 		if err := e.api.DialResult(context.Background(), &reboundv1.CommandResult{CommandId: d.cmd.GetId(), Ok: true,
 			DialOutcome: reboundv1.CommandResult_DIAL_OUTCOME_ANSWERED}); err != nil {

@@ -638,8 +638,10 @@ type DialCommand struct {
 	LeadId             string                 `protobuf:"bytes,4,opt,name=lead_id,json=leadId,proto3" json:"lead_id,omitempty"`
 	TenantId           string                 `protobuf:"bytes,5,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	RingTimeoutSeconds int32                  `protobuf:"varint,6,opt,name=ring_timeout_seconds,json=ringTimeoutSeconds,proto3" json:"ring_timeout_seconds,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Display name for the caller ID, usually the business's name.
+	CallerName    string `protobuf:"bytes,7,opt,name=caller_name,json=callerName,proto3" json:"caller_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DialCommand) Reset() {
@@ -712,6 +714,13 @@ func (x *DialCommand) GetRingTimeoutSeconds() int32 {
 		return x.RingTimeoutSeconds
 	}
 	return 0
+}
+
+func (x *DialCommand) GetCallerName() string {
+	if x != nil {
+		return x.CallerName
+	}
+	return ""
 }
 
 type FetchRecording struct {
@@ -970,14 +979,16 @@ const file_rebound_v1_agenthub_proto_rawDesc = "" +
 	"\x04dial\x18\x02 \x01(\v2\x17.rebound.v1.DialCommandH\x00R\x04dial\x12E\n" +
 	"\x0ffetch_recording\x18\x03 \x01(\v2\x1a.rebound.v1.FetchRecordingH\x00R\x0efetchRecording\x120\n" +
 	"\x06config\x18\x04 \x01(\v2\x16.rebound.v1.ConfigPushH\x00R\x06configB\x05\n" +
-	"\x03cmd\"\xe0\x01\n" +
+	"\x03cmd\"\x81\x02\n" +
 	"\vDialCommand\x12#\n" +
 	"\rcsr_extension\x18\x01 \x01(\tR\fcsrExtension\x12'\n" +
 	"\x0fcustomer_number\x18\x02 \x01(\tR\x0ecustomerNumber\x12\x1b\n" +
 	"\tcaller_id\x18\x03 \x01(\tR\bcallerId\x12\x17\n" +
 	"\alead_id\x18\x04 \x01(\tR\x06leadId\x12\x1b\n" +
 	"\ttenant_id\x18\x05 \x01(\tR\btenantId\x120\n" +
-	"\x14ring_timeout_seconds\x18\x06 \x01(\x05R\x12ringTimeoutSeconds\"k\n" +
+	"\x14ring_timeout_seconds\x18\x06 \x01(\x05R\x12ringTimeoutSeconds\x12\x1f\n" +
+	"\vcaller_name\x18\a \x01(\tR\n" +
+	"callerName\"k\n" +
 	"\x0eFetchRecording\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x10\n" +
 	"\x03ref\x18\x02 \x01(\tR\x03ref\x12\x16\n" +
