@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,20 +22,6 @@ type udpDatagram struct {
 	at       time.Time
 	src, dst netip.AddrPort
 	payload  []byte
-}
-
-// testdataDir finds ../shared/testdata from the module root, or skips.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Skipf("go env GOMOD: %v", err)
-	}
-	dir := filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "..", "shared", "testdata", "pcap")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared test captures not found at %s (run inside the Rebound work tree)", dir)
-	}
-	return dir
 }
 
 // readUDP decodes every UDP datagram of a pcap or pcapng file.

@@ -19,7 +19,7 @@ func hasFlag(res *Result, f reboundv1.HealthFlag) bool { return slices.Contains(
 // TestRealCaptureSpeechULaw decodes the clean 16.7 s G.711U speech capture
 // and compares the recording with sox's own decoding of the same payloads.
 func TestRealCaptureSpeechULaw(t *testing.T) {
-	dgs := readUDP(t, filepath.Join(testdataDir(t), "sipnab", "speech_8k_ulaw.pcap"))
+	dgs := readUDP(t, filepath.Join(filepath.Join(siptest.SharedTestdata(t), "pcap"), "sipnab", "speech_8k_ulaw.pcap"))
 	r := newTestRecorder(t, nil)
 	// RTP only, no SIP: announce the sender as the caller.
 	r.Media("speech", Endpoint{Channel: reboundv1.Channel_CHANNEL_CALLER, Addr: dgs[0].src, Payloads: map[uint8]Codec{0: {"PCMU", 8000}}})
@@ -71,7 +71,7 @@ func TestRealCaptureSpeechULaw(t *testing.T) {
 }
 
 func TestRealCaptures(t *testing.T) {
-	dir := testdataDir(t)
+	dir := filepath.Join(siptest.SharedTestdata(t), "pcap")
 	opus := map[uint8]Codec{107: {"opus", 48000}}
 	cases := []struct {
 		file  string
@@ -187,7 +187,7 @@ func TestRealCaptures(t *testing.T) {
 // correlation, as real speech has and decoding garbage has not), unclipped,
 // on both channels, for the whole length of the streams.
 func TestRealCaptureG722(t *testing.T) {
-	dgs := readUDP(t, filepath.Join(testdataDir(t), "miarec-sipp-siprec", "siprec_dual_channel_udp.pcap"))
+	dgs := readUDP(t, filepath.Join(filepath.Join(siptest.SharedTestdata(t), "pcap"), "miarec-sipp-siprec", "siprec_dual_channel_udp.pcap"))
 	g722 := map[uint8]Codec{9: {"G722", 8000}}
 	caller, agent := reboundv1.Channel_CHANNEL_CALLER, reboundv1.Channel_CHANNEL_AGENT
 	// The SIPREC offer was lost to IP fragmentation in this capture. Its

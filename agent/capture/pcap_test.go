@@ -17,31 +17,6 @@ import (
 	"github.com/reboundhq/rebound/sip/siptest"
 )
 
-// testdataDir returns /work/shared/testdata found from the module root
-// (../shared/testdata beside the repository), or skips.
-func testdataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(filepath.Join(td, "pcap")); err != nil {
-		t.Skipf("shared test captures missing at %s: %v", td, err)
-	}
-	return td
-}
-
 // collector records what a source hands over.
 type collector struct {
 	msgs      []Message
@@ -81,7 +56,7 @@ func runPcap(t *testing.T, path string, cfg Config) (*collector, Stats) {
 // TestSharedCapturesMatchTshark decodes every public capture and checks the
 // number of SIP messages against tshark's own dissector.
 func TestSharedCapturesMatchTshark(t *testing.T) {
-	td := testdataDir(t)
+	td := siptest.SharedTestdata(t)
 	tshark := siptest.Peer(t, "tshark")
 	files, err := filepath.Glob(filepath.Join(td, "pcap", "*", "*"))
 	if err != nil || len(files) == 0 {

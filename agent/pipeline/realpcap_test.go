@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"github.com/reboundhq/rebound/sip/siptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,26 +15,6 @@ import (
 	reboundv1 "github.com/reboundhq/rebound/proto/rebound/v1"
 	"github.com/reboundhq/rebound/recorder"
 )
-
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data not found at %s", td)
-	}
-	return td
-}
 
 // runPcap replays a capture file through a pipeline and returns the records.
 func runPcap(t testing.TB, path string, cfg calls.Config, rec *recorder.Recorder) ([]*reboundv1.CallRecord, *Pipeline) {
@@ -82,7 +63,7 @@ func hasFlag(r *reboundv1.CallRecord, f reboundv1.HealthFlag) bool {
 // TestRealCaptures checks the pipeline against the facts documented for the
 // public captures in ../shared/testdata/README.md.
 func TestRealCaptures(t *testing.T) {
-	td := filepath.Join(sharedTestdata(t), "pcap")
+	td := filepath.Join(siptest.SharedTestdata(t), "pcap")
 	tests := []struct {
 		file  string
 		check func(t *testing.T, recs []*reboundv1.CallRecord, p *Pipeline)
@@ -243,7 +224,7 @@ func TestRealCaptures(t *testing.T) {
 // TestDeterministic: reading the same capture twice gives the same ids and
 // the same records.
 func TestDeterministic(t *testing.T) {
-	path := filepath.Join(sharedTestdata(t), "pcap", "heplify", "sip_ipv4_tcp_fragmented.pcap")
+	path := filepath.Join(siptest.SharedTestdata(t), "pcap", "heplify", "sip_ipv4_tcp_fragmented.pcap")
 	a, _ := runPcap(t, path, calls.Config{}, nil)
 	b, _ := runPcap(t, path, calls.Config{}, nil)
 	if len(a) != len(b) || len(a) == 0 {
@@ -259,7 +240,7 @@ func TestDeterministic(t *testing.T) {
 // TestRecording wires the recorder: the answered G.711 call gets a stereo
 // recording with both channels' streams.
 func TestRecording(t *testing.T) {
-	path := filepath.Join(sharedTestdata(t), "pcap", "heplify", "rtp_rtcp_sip_ipv4_udp.pcap")
+	path := filepath.Join(siptest.SharedTestdata(t), "pcap", "heplify", "rtp_rtcp_sip_ipv4_udp.pcap")
 	rec, err := recorder.New(recorder.Config{Dir: t.TempDir()}, discard(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +270,7 @@ func TestRecording(t *testing.T) {
 // TestMetricsAndKernelDrops: the counters reach Prometheus, and a call
 // during which the kernel dropped packets is flagged.
 func TestMetricsAndKernelDrops(t *testing.T) {
-	path := filepath.Join(sharedTestdata(t), "pcap", "sngrep", "aaa.pcap")
+	path := filepath.Join(siptest.SharedTestdata(t), "pcap", "sngrep", "aaa.pcap")
 	var drops uint64
 	var out []*reboundv1.CallRecord
 	p, err := New(Options{SiteID: "m", KernelDrops: func() uint64 { return drops }, Emit: func(r *reboundv1.CallRecord) { out = append(out, r) }})
@@ -340,7 +321,7 @@ func TestMetricsAndKernelDrops(t *testing.T) {
 // TestShortAbandonReleasesRecording: a dropped short abandon is not shipped,
 // and the recorder does not keep its call open.
 func TestShortAbandonReleasesRecording(t *testing.T) {
-	path := filepath.Join(sharedTestdata(t), "pcap", "sngrep", "aaa.pcap")
+	path := filepath.Join(siptest.SharedTestdata(t), "pcap", "sngrep", "aaa.pcap")
 	rec, err := recorder.New(recorder.Config{Dir: t.TempDir()}, discard(), nil)
 	if err != nil {
 		t.Fatal(err)

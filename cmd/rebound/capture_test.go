@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/reboundhq/rebound/sip/siptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,11 +47,7 @@ func TestCaptureUnreadable(t *testing.T) {
 
 func sharedPcap(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "testdata", "pcap", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared capture %s not found", p)
-	}
-	return p
+	return filepath.Join(siptest.SharedTestdata(t), "pcap", name)
 }
 
 func TestCapturePrintsRecords(t *testing.T) {

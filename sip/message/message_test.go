@@ -1,6 +1,7 @@
 package message
 
 import (
+	"github.com/reboundhq/rebound/sip/siptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,32 +168,8 @@ func TestSplitList(t *testing.T) {
 	}
 }
 
-// sharedTestdata finds ../shared/testdata from the module root.
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data not found at %s", td)
-	}
-	return td
-}
-
 func TestMultipartVendorOffers(t *testing.T) {
-	td := sharedTestdata(t)
+	td := siptest.SharedTestdata(t)
 	files, _ := filepath.Glob(filepath.Join(td, "siprec", "drachtio-vendor-offers", "*.txt"))
 	if len(files) == 0 {
 		t.Skip("no vendor offers")

@@ -1,6 +1,7 @@
 package sdp
 
 import (
+	"github.com/reboundhq/rebound/sip/siptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -92,30 +93,10 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data not found at %s", td)
-	}
-	return td
-}
-
 // TestVendorOffers parses the SDP of every real SIPREC offer: two labelled
 // audio streams (one per participant) with PCMU and telephone-event.
 func TestVendorOffers(t *testing.T) {
-	td := sharedTestdata(t)
+	td := siptest.SharedTestdata(t)
 	files, _ := filepath.Glob(filepath.Join(td, "siprec", "drachtio-vendor-offers", "*.txt"))
 	if len(files) == 0 {
 		t.Skip("no offers")

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -69,4 +70,34 @@ func FreeTCPPort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// SharedTestdata returns the directory of public captures, SIPp scenarios and
+// SIPREC bodies that sits beside the repository (../shared/testdata from the
+// module root). They are read in place, never copied into the repository.
+// When it is missing the test is skipped, or fails under REBOUND_REQUIRE_PEERS=1.
+func SharedTestdata(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("shared testdata: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("shared testdata: no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	td := filepath.Join(dir, "..", "shared", "testdata")
+	if _, err := os.Stat(filepath.Join(td, "pcap")); err != nil {
+		if os.Getenv(RequirePeersEnv) == "1" {
+			t.Fatalf("shared test data missing at %s and %s=1: %v", td, RequirePeersEnv, err)
+		}
+		t.Skipf("shared test data not found at %s (it sits beside the repository in the work tree)", td)
+	}
+	return td
 }
