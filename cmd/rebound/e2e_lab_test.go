@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -250,17 +251,26 @@ func startPBXLab(t *testing.T) *pbxLab {
 		"Proxy": l.proxy, "CSR": l.csr, "QueuePort": l.queue, "VM": l.vm, "Domain": l.domain,
 		"Modules": kamailioModules(t), "Answered": labAnswered, "Queue": labQueue, "Voicemail": labVoicemail,
 	})
-	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, kam, "-f", cfg, "-DD", "-E", "-w", l.dir, "-P", filepath.Join(l.dir, "kamailio.pid"), "-m", "32", "-M", "4")
+	cmd := exec.Command(kam, "-f", cfg, "-DD", "-E", "-w", l.dir, "-P", filepath.Join(l.dir, "kamailio.pid"), "-m", "32", "-M", "4")
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// kamailio forks worker processes: run it in its own process group and
+	// stop the whole group, or the workers outlive the test holding the port.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
-		cancel()
 		t.Fatalf("kamailio: %v", err)
 	}
 	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
 		if t.Failed() {
 			t.Logf("kamailio output:\n%s", out.String())
 		}
