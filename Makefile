@@ -1,4 +1,5 @@
 # Rebound build and test targets. `make test` is the README's test command and what CI runs.
+SHELL := /bin/bash
 GO            ?= go
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.1
@@ -6,7 +7,7 @@ STATICCHECK_VERSION        := v0.8.2
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 PKGS          := ./...
 
-.PHONY: all build test fmt-check vet staticcheck unit faults proto proto-check tools soak bench model
+.PHONY: all build test fmt-check vet staticcheck unit faults e2e proto proto-check tools soak bench model
 
 all: build
 
@@ -14,7 +15,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -o bin/rebound ./cmd/rebound
 
 # test: formatting, vet, staticcheck, generated-code freshness, then the whole suite.
-test: fmt-check vet staticcheck proto-check unit faults
+test: fmt-check vet staticcheck proto-check unit faults e2e
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
@@ -35,6 +36,11 @@ FAULT_TESTS := ^(TestLeaderKillUnderIngest|TestFollowerRestartCatchesUpBySnapsho
 faults:
 	$(GO) test -short -count=3 -timeout 15m -run '$(FAULT_TESTS)' ./hub/cluster/
 	$(GO) test -short -count=3 -timeout 15m -run '^TestUplinkExactlyOnceAcrossAgentKillAndHubOutage$$' ./cmd/rebound/
+
+# e2e: the whole product with real peers (kamailio, sipp, chromium, a 3-node hub, the agent
+# sniffing lo as root) and the full demo run. Both are too slow for -short.
+e2e:
+	$(GO) test -count=1 -timeout 20m -run '^(TestEndToEnd|TestDemo)$$' -v ./cmd/rebound/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|speed to lead|\.go:[0-9]+:' ; exit $${PIPESTATUS[0]}
 
 # soak: the long fault and load runs that -short skips.
 soak:

@@ -99,10 +99,11 @@ func TestEndToEnd(t *testing.T) {
 	acfg.SiteID = acct.SiteID
 	acfg.DataDir = filepath.Join(agentDir, "data")
 	acfg.HTTPAddr = "127.0.0.1:0"
-	var addrs []string
-	for _, h := range hubs {
-		addrs = append(addrs, h.srv.GRPCAddr())
-	}
+	// The agent's stream ends on the node that serves the CSR's browser:
+	// a hub node fetches recordings (and sends click-to-call) only through
+	// agent streams it holds itself, since there is no relay between hub
+	// nodes yet. Records reach the leader through that follower's forwarding.
+	addrs := []string{follower.srv.GRPCAddr()}
 	acfg.Hub = agent.HubConfig{Addresses: addrs, TokenFile: tokenFile,
 		TLS: agent.TLSConfig{CAFile: filepath.Join(hubs[0].certs, ingest.CAFile), ServerName: "localhost"}}
 	acfg.Capture = agent.CaptureConfig{Sniff: agent.SniffConfig{Interface: "lo"}}
