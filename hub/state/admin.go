@@ -636,25 +636,19 @@ type NamedBody struct {
 }
 
 func (a *applier) campaignCreate() (any, error) {
-	var b NamedBody
-	if err := a.body(&b); err != nil {
-		return nil, err
-	}
-	if _, err := a.tenant(); err != nil {
-		return nil, err
-	}
-	name, err := cleanName("name", b.Name, 200)
-	if err != nil {
-		return nil, err
-	}
-	c := Campaign{ID: a.newID("c"), TenantID: a.cmd.GetTenantId(), Name: name}
-	if err := putJSON(a.tx, bCampaigns, key(c.TenantID, c.ID), c); err != nil {
-		return nil, err
-	}
-	return c, a.audit(c.TenantID, "campaign.create", name)
+	return namedCreate(a, "c", bCampaigns, "campaign", func(id, tenant, name string) Campaign {
+		return Campaign{ID: id, TenantID: tenant, Name: name}
+	})
 }
 
 func (a *applier) queueCreate() (any, error) {
+	return namedCreate(a, "q", bQueues, "queue", func(id, tenant, name string) Queue {
+		return Queue{ID: id, TenantID: tenant, Name: name}
+	})
+}
+
+// namedCreate creates a campaign or a queue: both are only a name in a tenant.
+func namedCreate[T any](a *applier, prefix string, bucket []byte, kind string, build func(id, tenant, name string) T) (any, error) {
 	var b NamedBody
 	if err := a.body(&b); err != nil {
 		return nil, err
@@ -666,11 +660,13 @@ func (a *applier) queueCreate() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := Queue{ID: a.newID("q"), TenantID: a.cmd.GetTenantId(), Name: name}
-	if err := putJSON(a.tx, bQueues, key(q.TenantID, q.ID), q); err != nil {
+	tenant := a.cmd.GetTenantId()
+	id := a.newID(prefix)
+	v := build(id, tenant, name)
+	if err := putJSON(a.tx, bucket, key(tenant, id), v); err != nil {
 		return nil, err
 	}
-	return q, a.audit(q.TenantID, "queue.create", name)
+	return v, a.audit(tenant, kind+".create", name)
 }
 
 func (a *applier) trackingPut() (any, error) {
