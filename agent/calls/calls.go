@@ -94,10 +94,33 @@ type leg struct {
 }
 
 type notice struct {
-	at      time.Time
-	mailbox string
-	src     string
-	waiting bool
+	at time.Time
+	// mailbox is the box the NOTIFY names: Message-Account when present,
+	// else To. PBXs differ: Asterisk puts its voicemail access number in
+	// Message-Account and the extension whose box it is in To, so both are
+	// kept (see concerns for when To may match).
+	mailbox, to string
+	src         string
+	waiting     bool
+}
+
+// concerns reports whether n confirms a voicemail on g, and settles
+// n.mailbox on the box that matched.
+func (n *notice) concerns(g *group) bool {
+	if !n.waiting {
+		return false
+	}
+	if g.wants(n.mailbox, n.at) {
+		return true
+	}
+	// To is trusted only for a call that reached the voicemail system for
+	// a known box: a queue call that merely rang an extension would
+	// otherwise be "confirmed" by any later message left in that box.
+	if g.vmBox != "" && n.to != "" && n.to != n.mailbox && g.wants(n.to, n.at) {
+		n.mailbox = n.to
+		return true
+	}
+	return false
 }
 
 // New returns an engine; emit receives every finished call, in order.
@@ -272,23 +295,27 @@ func (e *Engine) nonInvite(d *dialog.Dialog) {
 		if !ok {
 			continue
 		}
-		box := ""
+		box, to := "", ""
 		if ms.Account != "" {
 			var u sip.Uri
 			if err := sip.ParseUri(strings.Trim(ms.Account, "<>"), &u); err == nil {
 				box = message.User(u)
 			}
 		}
-		if box == "" && ev.Msg.To() != nil {
-			box = message.User(ev.Msg.To().Address)
+		if ev.Msg.To() != nil {
+			to = message.User(ev.Msg.To().Address)
 		}
-		n := notice{at: ev.At, mailbox: box, src: ev.Src.Addr().String(), waiting: ms.Waiting}
+		if box == "" {
+			box = to
+		}
+		n := notice{at: ev.At, mailbox: box, to: to, src: ev.Src.Addr().String(), waiting: ms.Waiting}
 		if len(e.notices) >= maxNotices { // a NOTIFY flood: keep the newest
 			e.notices = append(e.notices[:0], e.notices[len(e.notices)/2:]...)
 		}
 		e.notices = append(e.notices, n)
 		for _, g := range e.groups {
-			if g.held && g.confirmed == nil && ms.Waiting && g.wants(box, ev.At) {
+			if g.held && g.confirmed == nil && n.concerns(g) {
+				n := n // this group's copy, with the box that matched it
 				g.confirmed = &n
 				g.holdUntil = ev.At
 			}
@@ -353,7 +380,7 @@ func (e *Engine) step(now time.Time, all bool) {
 func (e *Engine) confirmFromNotices(g *group) {
 	for i := range e.notices {
 		n := e.notices[i]
-		if n.waiting && g.wants(n.mailbox, n.at) {
+		if n.concerns(g) {
 			g.confirmed = &n
 			g.holdUntil = g.readyAt
 			return

@@ -79,6 +79,17 @@ func TestAgentPipelineClassifiesSamples(t *testing.T) {
 		for _, fl := range r.GetHealth().GetFlags() {
 			t.Errorf("%s: health flag %v on a clean sample", c.Name, fl)
 		}
+		// The voicemail sample's PBX sends a message-summary NOTIFY, as
+		// Asterisk does (Message-Account: the access number, To: the box).
+		if c.Outcome == reboundv1.Outcome_OUTCOME_VOICEMAIL {
+			confirmed := false
+			for _, ev := range r.GetEvidence() {
+				confirmed = confirmed || ev.GetRule() == "voicemail.notify"
+			}
+			if !confirmed {
+				t.Errorf("%s: no NOTIFY confirmation in the evidence %v; notes %v", c.Name, r.GetEvidence(), r.GetHealth().GetNotes())
+			}
+		}
 	}
 	if len(got) != len(samples.Calls()) {
 		t.Errorf("%d records for %d calls", len(got), len(samples.Calls()))
