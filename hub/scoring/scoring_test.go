@@ -494,6 +494,9 @@ func TestSummarize(t *testing.T) {
 		{&Call{Classification: Classification{Reason: "Scheduling conflict"}},
 			"There is no transcript and no CSR note, so what the caller wanted is unknown. It did not book because no appointment time suited the caller."},
 		{call(""), "There is no transcript and no CSR note, so what the caller wanted is unknown. Why it did not book is not stated."},
+		// The CSR's chosen reason outranks a phrase in the free-text notes.
+		{&Call{Classification: Classification{Reason: "Scheduling conflict", Notes: "Kitchen drain clog. Only free on Saturday, we are full. Will check schedule and call back."}},
+			"The caller called about a drain. It did not book because no appointment time suited the caller."},
 		// "ant" must not match inside "want".
 		{call("", "i want someone to fix the dryer", "im renting, the landlord pays"),
 			"The caller wanted someone to fix the dryer. It did not book because the caller rents and cannot authorise the work."},

@@ -97,8 +97,12 @@ func Summarize(c *Call) string {
 		first = "What the caller wanted is not clear from the call."
 	}
 
+	// The caller's own words first; then the reason the CSR chose, which is
+	// a deliberate answer to exactly this question; free-text notes last
+	// ("will check schedule and call back" is a scheduling conflict, not a
+	// caller who wants to think about it).
 	why := ""
-	for _, src := range []string{callerText, notes, reason} {
+	for _, src := range []string{callerText, reason, notes} {
 		if why = whyNot(src); why != "" {
 			break
 		}
