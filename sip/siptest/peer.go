@@ -1,5 +1,5 @@
-// Package siptest finds the real external programs (sipp, baresip, kamailio,
-// tshark, chromium, espeak-ng, sox) that Rebound's tests talk to, and hands out
+// Package siptest finds the real external programs (sipp, kamailio, tshark,
+// chromium, espeak-ng, sox) that Rebound's tests talk to, and hands out
 // free loopback ports for them.
 //
 // A test that needs a peer calls Peer. When the program is missing the test is
@@ -22,7 +22,6 @@ const RequirePeersEnv = "REBOUND_REQUIRE_PEERS"
 // Debian package for each program the tests use.
 var packages = map[string]string{
 	"sipp":      "sip-tester",
-	"baresip":   "baresip",
 	"kamailio":  "kamailio",
 	"tshark":    "tshark",
 	"chromium":  "chromium",
